@@ -1,0 +1,1 @@
+"""Amazon States Language: load, validate and execute state machines, with no AWS dependency."""

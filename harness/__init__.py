@@ -1,0 +1,1 @@
+"""drydock local cloud: moto-backed AWS services, integrations, SageMaker runtime, CLI."""

@@ -1,0 +1,1 @@
+"""drydock subcommands, one module each (see harness/cli.py for the protocol)."""

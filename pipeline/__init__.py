@@ -1,0 +1,1 @@
+"""The churn-prediction pipeline, written exactly as a team would write it for AWS."""
