@@ -121,8 +121,8 @@ def _read_quoted(text: str, i: int) -> tuple[str, int]:
     out = []
     while i < len(text):
         c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in (quote, "\\"):
+            out.append(text[i + 1])  # only the quote and the backslash are escapes (Jayway)
             i += 2
             continue
         if c == quote:
