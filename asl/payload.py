@@ -89,16 +89,10 @@ def compile_jsonata_expression(text: str, field: str) -> Evaluator:
     expr = jsonata.compile_expression(body)
 
     def evaluate(scope: Scope) -> Any:
-        try:
-            value = expr.evaluate(_jsonata_bindings(scope), rng=scope.rng, now_ms=scope.now_ms)
-        except StatesError as err:
-            raise StatesError(QUERY_EVALUATION_ERROR,
-                              f"The JSONata expression '{body}' specified for the field '{field}' threw an error "
-                              f"during evaluation. {err.cause}", location=field) from None
+        value = expr.evaluate(_jsonata_bindings(scope), rng=scope.rng, now_ms=scope.now_ms, field=field)
         if value is jsonata.UNDEFINED:
-            raise StatesError(QUERY_EVALUATION_ERROR,
-                              f"The JSONata expression '{body}' specified for the field '{field}' returned nothing "
-                              f"(undefined).", location=field)
+            raise StatesError(QUERY_EVALUATION_ERROR, expr.cause("returned nothing (undefined).", field),
+                              location=field)
         return value
     evaluate.body = body  # type: ignore[attr-defined]
     return evaluate
