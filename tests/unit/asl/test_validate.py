@@ -72,7 +72,7 @@ RULES = {
     "unknown top-level field": (one(pass_end(), Foo=1), SVF, "/Foo", "'Foo' is not supported"),
     "Comment is a string": (one(pass_end(), Comment=1), SVF, "/Comment", "a string"),
     "Version is a string": (one(pass_end(), Version=1.0), SVF, "/Version", "a string"),
-    "TimeoutSeconds positive": (one(pass_end(), TimeoutSeconds=0), SVF, "/TimeoutSeconds", "integer between 1"),
+    "machine TimeoutSeconds positive": (one(pass_end(), TimeoutSeconds=0), SVF, "/TimeoutSeconds", "integer between 1"),
     "QueryLanguage values": (one(pass_end(), QueryLanguage="XPath"), SVF, "/QueryLanguage", "JSONPath, JSONata"),
     # transitions
     "StartAt resolves": ({"StartAt": "Nope", "States": {"A": pass_end()}}, MTT, "/StartAt", "Nope"),
