@@ -1,0 +1,9 @@
+"""drydock's SageMaker: the platform side of training and processing jobs, run on this machine.
+
+`run_training_job` / `run_processing_job` take a boto3 Create*Job request, an S3 client and a backend
+(`ProcessBackend` runs the entry point as a host subprocess) and return a `JobResult`.
+"""
+from harness.sagemaker.backends.process import ProcessBackend
+from harness.sagemaker.runtime import JobResult, Phase, run_processing_job, run_training_job
+
+__all__ = ["JobResult", "Phase", "ProcessBackend", "run_processing_job", "run_training_job"]
