@@ -6,6 +6,7 @@ execution was given, so a 24-hour wait on the virtual clock takes no wall time a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from typing import Protocol
 
@@ -55,10 +56,13 @@ class WallClock:
             time.sleep(delay)
 
 
+@functools.lru_cache(maxsize=64)
 def to_datetime(seconds: float) -> dt.datetime:
+    """The instant as an aware datetime (cached: on a virtual clock many events share one instant)."""
     return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
 
 
+@functools.lru_cache(maxsize=64)
 def iso(seconds: float) -> str:
     """ISO-8601 with milliseconds and Z, as the context object shows times."""
     d = to_datetime(seconds)
