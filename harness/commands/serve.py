@@ -1,0 +1,71 @@
+"""`drydock serve`: the local AWS endpoint, with Step Functions run by drydock's engine.
+
+One URL answers every service (`aws --endpoint-url`, `AWS_ENDPOINT_URL`, boto3's
+`endpoint_url`): Step Functions by drydock, everything else by moto. Executions run on a
+virtual clock by default: while one waits for a task token or an activity worker, the engine
+gives outside answers `--idle-grace` wall seconds before it skips time to the next timer.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+import time
+
+from asl.clock import VirtualClock, WallClock
+from harness.cloud import is_loopback_host
+
+NAME = "serve"
+HELP = "Serve the AWS APIs on one local endpoint: Step Functions by drydock's engine, the rest by moto."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4566, help="port to listen on (default 4566)")
+    parser.add_argument("--idle-grace", type=float, default=2.0, metavar="SECONDS",
+                        help="wall seconds to wait for a task token or activity worker before skipping virtual "
+                             "time to the next timer (default 2)")
+    parser.add_argument("--real-time", action="store_true", help="run executions on the wall clock: waits really wait")
+    parser.add_argument("--allow-non-loopback", action="store_true",
+                        help="listen on a non-loopback address although the endpoint has no authentication")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not is_loopback_host(args.host) and not args.allow_non_loopback:
+        print(f"drydock serve: refusing to listen on {args.host}: the endpoint has no authentication, so anyone who "
+              f"can reach it could create, run and read your local resources; use 127.0.0.1, or pass "
+              f"--allow-non-loopback if you mean it", file=sys.stderr)
+        return 2
+    from harness.server import bind
+    from harness.stepfunctions_api import StepFunctionsApi, install
+
+    api = StepFunctionsApi(idle_grace=args.idle_grace, clock=WallClock if args.real_time else _virtual_from_now)
+    try:
+        server = bind(args.host, args.port, api)
+    except OSError as err:
+        api.close()
+        if err.errno == errno.EADDRINUSE:
+            print(f"drydock serve: port {args.port} is already in use on {args.host}; stop what holds it or pick "
+                  f"another with --port", file=sys.stderr)
+        else:
+            print(f"drydock serve: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    install(api)  # task handlers calling Step Functions in-process reach this same API
+    url = f"http://{args.host}:{args.port}"
+    clock = "wall clock" if args.real_time else f"virtual clock, idle grace {args.idle_grace:g} s"
+    print(f"drydock serve: AWS APIs on {url} (Step Functions: drydock engine on a {clock}; other services: moto)")
+    print(f"  try: aws --endpoint-url {url} stepfunctions list-state-machines")
+    print("  (start-sync-execution and test-state need AWS_DISABLE_HOST_PREFIX_INJECTION=true: no sync- host here)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        api.close()
+    return 0
+
+
+def _virtual_from_now() -> VirtualClock:
+    return VirtualClock(time.time())

@@ -1,0 +1,501 @@
+"""Step Functions state per account and region, and the engine thread that runs its executions.
+
+The model half of the Step Functions API (moto's `models.py`; the wire half is
+`harness.stepfunctions_api`): state machines with their revisions, executions, activities and
+tags, in one `Backend` per account and region (moto's `BackendDict[account][region]`). A Backend
+owns an `asl.engine.Engine`, whose scheduler is single-threaded, so a `Pump` thread runs that
+scheduler and every other thread hands work to it and waits for the answer: backend objects are
+only ever touched on their pump thread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+import traceback
+import uuid
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from asl import errors as E
+from asl.clock import Clock, VirtualClock
+from asl.engine import UNCATCHABLE, ApiError, Engine, Execution
+from asl.errors import DefinitionError, StatesError
+from asl.history import STATE_EVENTS, to_json
+from asl.program import Program, compile_program
+from asl.scheduler import Scheduler
+from asl.tasks import Resource, TaskHandler, TaskHandlers, TaskRequest
+
+T = TypeVar("T")
+EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes, then times out
+_ARN = re.compile(r"^arn:aws[a-z-]*:states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<type>[A-Za-z]+):(?P<rest>.+)$")
+# Names: 1-80 characters, none of whitespace, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : / or control characters.
+_BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+
+
+# --------------------------------------------------------------------------- the pump
+class Pump:
+    """The one thread that runs a scheduler; other threads hand it callables through `call`.
+
+    `idle_grace` is how long (wall seconds) the scheduler waits for an outside answer (a task
+    token, an activity worker) before it skips virtual time to a waiting task's next timer. With a
+    virtual clock and no grace (in-process tests) `call` answers only once the scheduler has
+    nothing left to do, so a caller that starts an execution finds it finished or parked on a
+    token, never half way: the in-process API is deterministic. (So an execution that never stops
+    moving on the clock, an endless polling loop, holds every call of its backend there.)
+    """
+
+    def __init__(self, scheduler: Scheduler, *, idle_grace: float, name: str):
+        self.scheduler = scheduler
+        self.idle_grace = idle_grace
+        self._settle = idle_grace == 0 and scheduler.clock.virtual
+        self._settled: list[tuple[Future, Any, BaseException | None]] = []
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def on_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the pump thread and return its result (or raise its exception) here."""
+        if self.on_thread:  # a task handler calling the API in-process
+            return fn()
+        if self._closed:
+            raise RuntimeError(f"the Step Functions engine thread {self._thread.name} is closed")
+        answer: Future = Future()
+
+        def task() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (fn(), None)
+            except Exception as exc:  # handed to the caller
+                outcome = (None, exc)
+            if self._settle:
+                self._settled.append((answer, *outcome))
+            else:
+                _resolve(answer, *outcome)
+        self.scheduler.call_soon_threadsafe(task)
+        self._wake.set()
+        return answer.result()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self.scheduler.call_soon_threadsafe(lambda: None)  # wakes a scheduler waiting for outside input
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.scheduler.run(until=lambda: self._closed, idle_grace=self.idle_grace)
+            except Exception:  # a bug in one execution must not stop every other one
+                traceback.print_exc()
+            settled, self._settled = self._settled, []
+            for answer, value, error in settled:
+                _resolve(answer, value, error)
+
+
+def _resolve(answer: Future, value: Any, error: BaseException | None) -> None:
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(value)
+
+
+# --------------------------------------------------------------------------- resources
+@dataclass(frozen=True)
+class Revision:
+    """One version of a state machine's definition and role; executions keep the one they started on."""
+
+    definition: str
+    program: Program
+    role_arn: str
+    revision_id: str
+    date: float
+
+
+@dataclass
+class StateMachine:
+    arn: str
+    name: str
+    type: str  # STANDARD | EXPRESS
+    creation_date: float
+    revision: Revision
+    logging: dict[str, Any]
+    tracing: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ExecutionRecord:
+    """An engine execution with what the API also reports: its machine and the revision it runs."""
+
+    seq: int
+    execution: Execution
+    machine: StateMachine
+    revision: Revision
+
+
+@dataclass
+class ActivityTask:
+    token: str
+    input: str
+    started: Callable[[str | None], None]
+
+
+@dataclass
+class Activity:
+    arn: str
+    name: str
+    creation_date: float
+    tags: dict[str, str] = field(default_factory=dict)
+    tasks: deque[ActivityTask] = field(default_factory=deque)
+    pollers: deque[tuple[Future, str | None]] = field(default_factory=deque)
+
+
+def _check_name(name: str) -> None:
+    if not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
+        raise ApiError("InvalidName", f"Invalid Name: '{name}'")
+
+
+def _check_arn(arn: str, *types: str) -> None:
+    """A Step Functions ARN of one of the resource `types` this call accepts, or InvalidArn."""
+    m = _ARN.match(arn)
+    if m is None:
+        raise ApiError("InvalidArn", f"Invalid Arn: 'Invalid ARN prefix: {arn}'")
+    if m.group("type") not in types:
+        raise ApiError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {m.group('type')}'")
+
+
+def _compile(text: str) -> Program:
+    """Definition text as CreateStateMachine receives it -> a program, or InvalidDefinition naming each problem."""
+    try:
+        definition = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ApiError("InvalidDefinition", f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {err.msg} "
+                                            f"at line {err.lineno}, column {err.colno}'") from None
+    try:
+        return compile_program(definition)
+    except DefinitionError as err:
+        raise ApiError("InvalidDefinition", str(err)) from None
+
+
+# --------------------------------------------------------------------------- one account in one region
+class Backend:
+    """Step Functions for one account in one region; call its methods only on `pump`'s thread."""
+
+    def __init__(self, account: str, region: str, handlers_for: Callable[[Backend], TaskHandlers], *, clock: Clock,
+                 idle_grace: float):
+        self.account, self.region = account, region
+        self.engine = Engine(clock=clock, region=region, account=account)
+        self.handlers = handlers_for(self)  # made once the engine exists: integrations bind to it
+        self.engine.handlers = _WithActivities(self.handlers, self)
+        self.pump = Pump(self.engine.scheduler, idle_grace=idle_grace, name=f"drydock-sfn-{account}-{region}")
+        self.state_machines: dict[str, StateMachine] = {}
+        self.executions: dict[str, ExecutionRecord] = {}
+        self.activities: dict[str, Activity] = {}
+        self._seq = 0
+
+    def now(self) -> float:
+        return self.engine.scheduler.clock.now()
+
+    def arn(self, resource_type: str, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account}:{resource_type}:{name}"
+
+    # ------------------------------------------------------------------ state machines
+    def create_state_machine(self, name: str, definition: str, role_arn: str, type_: str, tags: dict[str, str],
+                             logging: dict[str, Any], tracing: dict[str, Any]) -> StateMachine:
+        _check_name(name)
+        _check_role(role_arn)
+        program = _compile(definition)
+        arn = self.arn("stateMachine", name)
+        existing = self.state_machines.get(arn)
+        if existing is not None:  # CreateStateMachine is idempotent for an identical request
+            same = (existing.revision.definition, existing.revision.role_arn, existing.type) == (definition, role_arn, type_)
+            if not same:
+                raise ApiError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+            return existing
+        now = self.now()
+        machine = StateMachine(arn, name, type_, now, self._revision(definition, program, role_arn), logging, tracing,
+                               tags)
+        self.state_machines[arn] = machine
+        return machine
+
+    def update_state_machine(self, arn: str, definition: str | None, role_arn: str | None,
+                             logging: dict[str, Any] | None, tracing: dict[str, Any] | None) -> StateMachine:
+        machine = self.state_machine(arn)
+        if role_arn is not None:
+            _check_role(role_arn)
+        if definition is not None or role_arn is not None:
+            text = definition if definition is not None else machine.revision.definition
+            program = _compile(text) if definition is not None else machine.revision.program
+            machine.revision = self._revision(text, program, role_arn or machine.revision.role_arn)
+        machine.logging = logging if logging is not None else machine.logging
+        machine.tracing = tracing if tracing is not None else machine.tracing
+        return machine
+
+    def state_machine(self, arn: str) -> StateMachine:
+        _check_arn(arn, "stateMachine")
+        machine = self.state_machines.get(arn)
+        if machine is None:
+            raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return machine
+
+    def delete_state_machine(self, arn: str) -> None:
+        _check_arn(arn, "stateMachine")
+        self.state_machines.pop(arn, None)
+
+    def _revision(self, definition: str, program: Program, role_arn: str) -> Revision:
+        return Revision(definition, program, role_arn, str(uuid.uuid4()), self.now())
+
+    # ------------------------------------------------------------------ executions
+    def start_execution(self, machine_arn: str, name: str | None, input_text: str) -> ExecutionRecord:
+        machine = self.state_machine(machine_arn)
+        if name is not None:
+            _check_name(name)
+            previous = self.executions.get(f"{self.arn('execution', machine.name)}:{name}")
+            if previous is not None:  # same name: the running execution with the same input, or an error
+                if previous.execution.status == "RUNNING" and previous.execution.input_text == input_text:
+                    return previous
+                raise ApiError("ExecutionAlreadyExists", f"Execution Already Exists: '{previous.execution.arn}'")
+        try:
+            json.loads(input_text)
+        except json.JSONDecodeError as err:
+            raise ApiError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{err.msg} at line "
+                                                    f"{err.lineno}, column {err.colno}'") from None
+        revision = machine.revision
+        program = revision.program
+        if machine.type == "EXPRESS":
+            program = dataclasses.replace(program, timeout_seconds=min(program.timeout_seconds or EXPRESS_MAX_SECONDS,
+                                                                       EXPRESS_MAX_SECONDS))
+        execution = self.engine.start(program, input_text, name=name, state_machine_arn=machine.arn,
+                                      role_arn=revision.role_arn)
+        self._seq += 1
+        record = ExecutionRecord(self._seq, execution, machine, revision)
+        self.executions[execution.arn] = record
+        return record
+
+    def execution(self, arn: str) -> ExecutionRecord:
+        _check_arn(arn, "execution", "express")
+        record = self.executions.get(arn)
+        if record is None:
+            raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return record
+
+    def when_finished(self, record: ExecutionRecord) -> Future:
+        """A thread-safe future resolved once the execution has stopped, whatever its status."""
+        done: Future = Future()
+
+        async def watch() -> None:
+            await record.execution.finished
+            done.set_result(record)
+        self.engine.scheduler.spawn(watch(), name=f"watch {record.execution.arn}")
+        return done
+
+    # ------------------------------------------------------------------ activities
+    def create_activity(self, name: str, tags: dict[str, str]) -> Activity:
+        _check_name(name)
+        arn = self.arn("activity", name)
+        if arn not in self.activities:  # CreateActivity is idempotent
+            self.activities[arn] = Activity(arn, name, self.now(), tags)
+        return self.activities[arn]
+
+    def activity(self, arn: str) -> Activity:
+        _check_arn(arn, "activity")
+        activity = self.activities.get(arn)
+        if activity is None:
+            raise ApiError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
+        return activity
+
+    def delete_activity(self, arn: str) -> None:
+        _check_arn(arn, "activity")
+        self.activities.pop(arn, None)
+
+    def poll_activity(self, arn: str, worker_name: str | None) -> Future:
+        """GetActivityTask's wait: a future for `{taskToken, input}`, done at once when a task is queued."""
+        activity = self.activity(arn)
+        poll: Future = Future()
+        activity.pollers.append((poll, worker_name))
+        self._hand_out(activity)
+        return poll
+
+    def cancel_poll(self, arn: str, poll: Future) -> dict[str, str]:
+        """The long poll ran out: forget the poller, unless a task reached it meanwhile."""
+        activity = self.activities.get(arn)
+        if activity is not None:
+            activity.pollers = deque(p for p in activity.pollers if p[0] is not poll)
+        return poll.result() if poll.done() else {}
+
+    def schedule_activity(self, request: TaskRequest) -> None:
+        """The task handler of activity resources: park the task until a worker asks for it."""
+        activity = self.activities.get(request.resource.arn)
+        if activity is None:
+            raise StatesError(E.TASK_FAILED, f"Activity Does Not Exist: '{request.resource.arn}'")
+        activity.tasks.append(ActivityTask(request.task_token or "", to_json(request.parameters),
+                                           request.started))  # type: ignore[attr-defined]
+        self._hand_out(activity)
+
+    def _hand_out(self, activity: Activity) -> None:
+        while activity.pollers and activity.tasks:
+            task = activity.tasks.popleft()
+            wait = self.engine.tokens.get(task.token)
+            if wait is None or wait.closed:  # its execution stopped or timed out before a worker came
+                continue
+            poll, worker_name = activity.pollers.popleft()
+            task.started(worker_name)
+            poll.set_result({"taskToken": task.token, "input": task.input})
+
+    # ------------------------------------------------------------------ tags
+    def tagged(self, arn: str) -> StateMachine | Activity:
+        _check_arn(arn, "stateMachine", "activity")
+        resource = self.state_machines.get(arn) or self.activities.get(arn)
+        if resource is None:
+            raise ApiError("ResourceNotFound", f"Resource not found: '{arn}'")
+        return resource
+
+
+def _check_role(role_arn: str) -> None:
+    if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/", role_arn):
+        raise ApiError("InvalidArn", f"Invalid Arn: 'Invalid role ARN: {role_arn}'")
+
+
+class _WithActivities:
+    """The backend's task handlers: activities are served by the backend itself, the rest by `handlers`."""
+
+    def __init__(self, handlers: TaskHandlers, backend: Backend):
+        self._handlers, self._backend = handlers, backend
+
+    def resolve(self, resource: Resource) -> TaskHandler | None:
+        if resource.kind == "activity":
+            return self._backend.schedule_activity
+        return self._handlers.resolve(resource)
+
+
+# --------------------------------------------------------------------------- every account and region
+class Store:
+    """Backends by account and region, made on first use (moto's BackendDict).
+
+    `handlers_for(backend)` gives each backend the task handlers its engine uses.
+    """
+
+    def __init__(self, handlers_for: Callable[[Backend], TaskHandlers], *, idle_grace: float = 0.0,
+                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0):
+        self.handlers_for = handlers_for
+        self.idle_grace = idle_grace
+        self.activity_poll_seconds = activity_poll_seconds
+        self._clock = clock
+        self._backends: dict[tuple[str, str], Backend] = {}
+        self._lock = threading.Lock()
+
+    def backend(self, account: str, region: str) -> Backend:
+        with self._lock:
+            backend = self._backends.get((account, region))
+            if backend is None:
+                backend = Backend(account, region, self.handlers_for, clock=self._clock(), idle_grace=self.idle_grace)
+                self._backends[(account, region)] = backend
+            return backend
+
+    def close(self) -> None:
+        with self._lock:
+            backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            backend.pump.close()
+
+
+# --------------------------------------------------------------------------- TestState
+class _Inspector(Engine):
+    """An engine that remembers the error a Catcher of the tested state took (TestState's CAUGHT_ERROR)."""
+
+    tested = ""
+    caught: StatesError | None = None
+
+    def caught_output(self, ex: Any, frame: Any, state: Any, catcher: Any, data: Any, err: StatesError,
+                      ctx: dict[str, Any]) -> Any:
+        if state.name == self.tested:
+            self.caught = err
+        return super().caught_output(ex, frame, state, catcher, data, err, ctx)
+
+
+def run_test_state(handlers: TaskHandlers, state: dict[str, Any], name: str, input_text: str, *,
+               query_language: str | None, account: str, region: str) -> dict[str, Any]:
+    """Run one state on its own engine, as TestState does at inspectionLevel INFO.
+
+    The state runs once, without its Retry (a retriable error is reported, not retried); each
+    transition target becomes a Succeed stub, so the stub entered next names `nextState`.
+
+    Returns:
+        TestState's response: status, and output / error, cause / nextState as they apply.
+
+    Raises:
+        ApiError: InvalidDefinition for a state that does not compile; ValidationException for a
+            state that waits for a worker or a task token, which nobody can answer here.
+    """
+    runnable = {k: v for k, v in state.items() if k != "Retry"}
+    stubs: dict[str, str] = {}  # stub state name -> the transition target it stands for
+
+    def stub(target: Any, kind: str) -> Any:
+        if not isinstance(target, str):
+            return target  # left for validation to report
+        stub_name = f"drydock:{kind}:{len(stubs)}"
+        stubs[stub_name] = target
+        return stub_name
+    if "Next" in runnable:
+        runnable["Next"] = stub(runnable["Next"], "next")
+    if "Default" in runnable:
+        runnable["Default"] = stub(runnable["Default"], "next")
+    if isinstance(runnable.get("Choices"), list):
+        runnable["Choices"] = [{**c, "Next": stub(c.get("Next"), "next")} if isinstance(c, dict) else c
+                               for c in runnable["Choices"]]
+    if isinstance(runnable.get("Catch"), list):
+        runnable["Catch"] = [{**c, "Next": stub(c.get("Next"), "catch")} if isinstance(c, dict) else c
+                             for c in runnable["Catch"]]
+    definition: dict[str, Any] = {"StartAt": name, "States": {name: runnable, **{s: {"Type": "Succeed"} for s in stubs}}}
+    if query_language:
+        definition["QueryLanguage"] = query_language
+    try:
+        program = compile_program(definition)
+    except DefinitionError as err:
+        raise ApiError("InvalidDefinition", str(err)) from None
+    engine = _Inspector(handlers, account=account, region=region)
+    engine.tested = name
+    ex = engine.start(program, input_text, name="TestState",
+                      state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:TestState")
+    engine.run_to_completion(ex)
+    if not ex.done:
+        engine.stop_execution(ex)
+        raise ApiError("ValidationException", f"TestState cannot run state '{name}': it waits for an activity worker "
+                                              f"or a task token, which nobody can answer during TestState")
+    events = ex.history.events
+    failure = engine.caught or (StatesError(ex.error, ex.cause) if ex.status == "FAILED" else None)  # type: ignore[arg-type]
+    if failure is not None and _retriable(state.get("Retry"), failure.error):
+        return _present({"status": "RETRIABLE", "error": failure.error, "cause": failure.cause})
+    if engine.caught is None and failure is not None:
+        return _present({"status": "FAILED", "error": failure.error, "cause": failure.cause})
+    exited_type = STATE_EVENTS[state["Type"]][1]
+    output = next((e["stateExitedEventDetails"]["output"] for e in events
+                   if e["type"] == exited_type and e["stateExitedEventDetails"]["name"] == name), None)
+    following = next((stubs[e["stateEnteredEventDetails"]["name"]] for e in events
+                      if e["type"] == "SucceedStateEntered" and e["stateEnteredEventDetails"]["name"] in stubs), None)
+    status = "SUCCEEDED" if engine.caught is None else "CAUGHT_ERROR"
+    caught = {"error": engine.caught.error, "cause": engine.caught.cause} if engine.caught else {}
+    return _present({"status": status, "output": output, **caught, "nextState": following})
+
+
+def _retriable(retry: Any, error: str | None) -> bool:
+    """Would one of the state's Retriers (with attempts left on a first failure) take `error`?"""
+    for retrier in retry if isinstance(retry, list) else []:
+        names = retrier.get("ErrorEquals", [])
+        if (error in names or (E.ALL in names and error not in UNCATCHABLE)) and retrier.get("MaxAttempts", 3) > 0:
+            return True
+    return False
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
