@@ -66,9 +66,12 @@ for _entered, _exited in STATE_EVENTS.values():
         _DETAILS_KEY[_exited] = "stateExitedEventDetails"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def to_json(value: Any) -> str:
-    """JSON text as Step Functions writes it: compact, non-ASCII kept."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON text as Step Functions writes it: compact, non-ASCII kept (one encoder, built once)."""
+    return _ENCODER.encode(value)
 
 
 class HistoryContext:

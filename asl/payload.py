@@ -6,11 +6,11 @@ copying the parts that are constants.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 from asl import jsonata
 from asl.errors import QUERY_EVALUATION_ERROR, RUNTIME, StatesError
+from asl.history import to_json
 from asl.intrinsics import compile_intrinsic, is_intrinsic
 from asl.paths import PathNotFound, compile_query
 
@@ -33,7 +33,7 @@ class Scope:
 
 
 def describe_input(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return to_json(value)
 
 
 # --------------------------------------------------------------------------- JSONPath
