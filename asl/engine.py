@@ -23,7 +23,9 @@ from asl.program import JSONATA, Catcher, Program, State, compile_program
 from asl.scheduler import Cancelled, Fiber, Future, Scheduler
 from asl.tasks import HandlerTable, TaskHandlers
 
-UNCATCHABLE = {E.RUNTIME, E.DATA_LIMIT_EXCEEDED}
+# States.DataLimitExceeded of a task result is caught by States.ALL (case error_handling_test_states_errors
+# *data_limit_exceeded_on_large_utf8_response*)
+UNCATCHABLE = {E.RUNTIME}
 _RETRIABLE_TYPES = {"Task", "Map", "Parallel"}
 
 
@@ -163,7 +165,11 @@ class Engine:
         wait = self._token(token)
         wait.closed = True
         self.scheduler.cancel_timer(wait.heartbeat_timer)
-        wait.future.set_exception(StatesError(error, cause))  # type: ignore[arg-type]
+        err = StatesError(error, cause)  # type: ignore[arg-type]
+        # a failure sent without error or cause still shows both in a Catch's output, as null
+        # (case callback_test_callback *no_error_field*)
+        err.error_output = {"Error": error, "Cause": cause}  # type: ignore[attr-defined]
+        wait.future.set_exception(err)
 
     def send_task_heartbeat(self, token: str) -> None:
         wait = self._token(token)
@@ -353,7 +359,7 @@ class Engine:
                 err = self._located(ex, frame, state, err)
                 if err.error in UNCATCHABLE:
                     raise err
-                retrier = next((i for i, r in enumerate(state.retriers) if _matches(r.errors, err.error)), None)
+                retrier = next((i for i, r in enumerate(state.retriers) if _matches(r.errors, err)), None)
                 if retrier is not None and counts[retrier] < state.retriers[retrier].max_attempts:
                     r = state.retriers[retrier]
                     delay = r.interval * (r.backoff ** counts[retrier])
@@ -368,7 +374,7 @@ class Engine:
                     continue
                 if failed_event is not None:
                     frame.history.emit(frame.hctx, failed_event)
-                catcher = next((c for c in state.catchers if _matches(c.errors, err.error)), None)
+                catcher = next((c for c in state.catchers if _matches(c.errors, err)), None)
                 if catcher is None:
                     raise err
                 output, assigned = self.caught_output(ex, frame, state, catcher, data, err, ctx)
@@ -376,8 +382,8 @@ class Engine:
 
     def caught_output(self, ex: Execution, frame: Frame, state: State, catcher: Catcher, data: Any,
                       err: StatesError, ctx: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-        error_output = {"Error": err.error, "Cause": err.cause}
-        if err.cause is None:
+        error_output = getattr(err, "error_output", None) or {"Error": err.error, "Cause": err.cause}
+        if err.cause is None and "error_output" not in err.__dict__:
             error_output = {"Error": err.error}
         if state.query_language == JSONATA:
             scope = self.scope(ex, frame, data, ctx, state, error_output=error_output)
@@ -415,13 +421,31 @@ class Engine:
         def expire() -> None:
             if not wait.future.done:
                 wait.closed = True
-                wait.future.set_exception(StatesError(E.HEARTBEAT_TIMEOUT, None))  # type: ignore[arg-type]
+                wait.future.set_exception(timeout_error(heartbeat=True))
         wait.heartbeat_timer = self.scheduler.call_later(self.scheduler.clock.now() + float(wait.heartbeat_seconds or 0),
                                                          expire)
 
 
-def _matches(names: tuple[str, ...], error: str | None) -> bool:
+def timeout_error(*, heartbeat: bool = False) -> StatesError:
+    """A task that ran out of time: `States.Timeout` in the history (also for a missed heartbeat, as the
+    recordings show: timeouts_test_heartbeats), `{"Error", "Cause": ""}` in a Catch's output
+    (error_handling_test_task_service_lambda *invoke_timeout*); Retry/Catch on States.HeartbeatTimeout
+    still match a missed heartbeat."""
+    err = StatesError(E.TIMEOUT, None)  # type: ignore[arg-type]
+    err.error_output = {"Error": E.TIMEOUT, "Cause": ""}  # type: ignore[attr-defined]
+    err.heartbeat = heartbeat  # type: ignore[attr-defined]
+    return err
+
+
+def _matches(names: tuple[str, ...], err: StatesError) -> bool:
+    error = err.error
     if error in names:
+        return True
+    if getattr(err, "heartbeat", False) and E.HEARTBEAT_TIMEOUT in names:
+        return True
+    # States.TaskFailed matches any failure of the task itself except a timeout (concepts-error-handling;
+    # case error_handling_test_task_service_lambda *raise_exception_catch*)
+    if E.TASK_FAILED in names and getattr(err, "task_failure", False) and error != E.TIMEOUT:
         return True
     return E.ALL in names and error not in UNCATCHABLE
 

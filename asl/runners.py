@@ -211,12 +211,15 @@ async def _invoke(engine: "Engine", ex: "Execution", frame: "Frame", state: Stat
         scheduled["heartbeatInSeconds"] = heartbeat
     if credentials is not None and not activity:
         scheduled["taskCredentials"] = {"roleArn": credentials.get("RoleArn") if isinstance(credentials, dict) else None}
-    history.emit(hctx, "ActivityScheduled" if activity else "TaskScheduled", scheduled)
+    # resolved before scheduling: an activity that does not exist fails the state with no Activity* event
+    # (case activities_test_activities *on_deleted*)
     handler = engine.handlers.resolve(resource)
+    history.emit(hctx, "ActivityScheduled" if activity else "TaskScheduled", scheduled)
     deadline = engine.scheduler.clock.now() + float(timeout) if timeout is not None else None
     if handler is None and not activity:
         history.emit(hctx, "TaskStarted", dict(names))
         err = no_handler_error(resource)
+        err.task_failure = True  # type: ignore[attr-defined]
         history.emit(hctx, "TaskFailed", {"error": err.error, "cause": err.cause, **names})
         raise err
 
@@ -258,11 +261,13 @@ async def _invoke(engine: "Engine", ex: "Execution", frame: "Frame", state: Stat
         else:
             details = {k: v for k, v in (("error", err.error), ("cause", err.cause)) if v is not None}
             history.emit(hctx, "ActivityFailed" if activity else "TaskFailed", {**details, **names})
+            err.task_failure = True  # type: ignore[attr-defined]
         raise
     except Cancelled:
         raise
     except Exception as exc:  # a handler bug must fail the task, never the interpreter
         err = StatesError(E.TASK_FAILED, f"{type(exc).__name__}: {exc}")
+        err.task_failure = True  # type: ignore[attr-defined]
         history.emit(hctx, "TaskFailed", {"error": err.error, "cause": err.cause, **names})
         raise err from exc
     if wait is not None:
@@ -290,7 +295,9 @@ async def _with_deadline(engine: "Engine", coro: Any, deadline: float | None) ->
 
     def expire() -> None:
         if not outcome.done:
-            outcome.set_exception(StatesError(E.TIMEOUT, None))  # type: ignore[arg-type]
+            from asl.engine import timeout_error
+
+            outcome.set_exception(timeout_error())
             scheduler.cancel(fiber)
     timer = scheduler.call_later(deadline, expire)
     try:
@@ -380,8 +387,6 @@ def _map_items(engine: "Engine", ex: "Execution", frame: "Frame", state: State, 
                               location="Items")
         return items
     effective = engine.input_path(state, data, ctx, frame)
-    if state.extra["item_reader"] is not None:
-        return _read_items(engine, ex, state, effective, ctx, frame)
     query = state.extra["items_path"]
     items = effective if query is None else _path_value(query, effective, ctx, frame, query.text)
     if not isinstance(items, list):
@@ -405,37 +410,85 @@ def _json_type(value: Any) -> str:
     return "function"
 
 
-def _read_items(engine: "Engine", ex: "Execution", state: State, effective: Any, ctx: dict, frame: "Frame") -> list[Any]:
-    reader = engine.map_readers
-    if reader is None:
-        raise StatesError(E.ITEM_READER_FAILED, "ItemReader needs a storage service; none is attached to this engine")
-    config = state.extra["item_reader"]
-    return reader.read(config, effective, ctx, frame.variables)
+def _storage_hook(engine: "Engine", kind: str) -> Any:
+    hook = engine.map_readers
+    if hook is None:
+        error = E.ITEM_READER_FAILED if kind == "ItemReader" else E.RESULT_WRITER_FAILED
+        raise StatesError(error, f"{kind} needs a storage service; none is attached to this engine")
+    return hook
+
+
+def _hook_scope(engine: "Engine", ex: "Execution", state: State, data: Any, ctx: dict, frame: "Frame") -> dict:
+    """What the harness's ItemReader/ResultWriter hook needs to evaluate its Parameters/Arguments."""
+    if state.query_language == JSONATA:
+        return {"scope": engine.scope(ex, frame, data, ctx, state), "language": JSONATA}
+    return {}
+
+
+def _read_items(engine: "Engine", ex: "Execution", state: State, data: Any, ctx: dict, frame: "Frame") -> list[Any]:
+    """Items from the ItemReader (the harness's `map_readers.read`); AWS ignores ItemsPath then."""
+    reader = _storage_hook(engine, "ItemReader")
+    effective = data if state.query_language == JSONATA else engine.input_path(state, data, ctx, frame)
+    return reader.read(state.extra["item_reader"], effective, ctx, frame.variables,
+                       **_hook_scope(engine, ex, state, data, ctx, frame))
 
 
 def _batches(engine: "Engine", ex: "Execution", frame: "Frame", state: State, items: list[Any], data: Any,
-             ctx: dict) -> list[Any]:
+             ctx: dict, state_input: Any = None) -> list[Any]:
+    """ItemBatcher: `{"BatchInput": ..., "Items": [...]}` per batch (case *item_batching*)."""
     batcher = state.extra["item_batcher"]
     if not batcher:
         return items
-    size = batcher.get("MaxItemsPerBatch")
-    if "MaxItemsPerBatchPath" in batcher:
-        from asl.paths import compile_query
-        size = compile_query(batcher["MaxItemsPerBatchPath"]).get(data, ctx, frame.variables)
+    jsonata = state.query_language == JSONATA
+    compiled = state.extra.setdefault("item_batcher_compiled", {})
+
+    def field(name: str) -> Any:
+        if f"{name}Path" in batcher:
+            from asl.paths import compile_query
+            return compile_query(batcher[f"{name}Path"]).get(data, ctx, frame.variables)
+        value = batcher.get(name)
+        if jsonata and isinstance(value, str):
+            from asl.payload import compile_jsonata_template
+            if name not in compiled:
+                compiled[name] = compile_jsonata_template(value, name)
+            value = compiled[name](engine.scope(ex, frame, state_input, ctx, state))
+        return value
+
+    size = field("MaxItemsPerBatch")
     size = int(size) if size else len(items) or 1
-    base = batcher.get("BatchInput", {})
-    return [{**base, "Items": items[i:i + size]} for i in range(0, len(items), size)] if base else \
-        [{"Items": items[i:i + size]} for i in range(0, len(items), size)]
+    limit = field("MaxInputBytesPerBatch")
+    limit = int(limit) if limit else 0
+    batch_input = None
+    if "BatchInput" in batcher:
+        if "BatchInput" not in compiled:
+            from asl.payload import compile_jsonata_template, compile_jsonpath_template
+            compiled["BatchInput"] = (compile_jsonata_template(batcher["BatchInput"], "BatchInput") if jsonata
+                                      else compile_jsonpath_template(batcher["BatchInput"]))
+        batch_input = compiled["BatchInput"](engine.scope(ex, frame, state_input, ctx, state) if jsonata
+                                             else Scope(data, ctx, frame.variables, ex.rng))
+    chunks: list[list[Any]] = []
+    for item in items:
+        last = chunks[-1] if chunks else None
+        if last is None or len(last) >= size or (limit and len(to_json(last + [item]).encode()) > limit):
+            chunks.append([item])
+        else:
+            last.append(item)
+    if batch_input is None:
+        return [{"Items": chunk} for chunk in chunks]
+    return [{"BatchInput": batch_input, "Items": chunk} for chunk in chunks]
 
 
 async def run_map(engine: "Engine", ex: "Execution", frame: "Frame", state: State, data: Any, ctx: dict) -> Result:
     async def attempt(ctx: dict) -> tuple[Any, Any]:
-        items = _map_items(engine, ex, frame, state, data, ctx)
+        # with an ItemReader the items are read inside the map run: MapStateStarted shows length 0 and a
+        # reading failure is a MapRunFailed (cases scenarios_test_base_scenarios *item_reader*)
+        reading = state.extra["item_reader"] is not None
+        items = [] if reading else _map_items(engine, ex, frame, state, data, ctx)
         effective = data if state.query_language == JSONATA else engine.input_path(state, data, ctx, frame)
         concurrency = _int_field(engine, ex, frame, state, effective, ctx, "MaxConcurrency") or 0
         distributed = state.extra["mode"] == "DISTRIBUTED"
-        if distributed:
-            items = _batches(engine, ex, frame, state, items, effective, ctx)
+        if distributed and not reading:
+            items = _batches(engine, ex, frame, state, items, effective, ctx, data)
         frame.history.emit(frame.hctx, "MapStateStarted", {"length": len(items)})
         tolerated_count = _int_field(engine, ex, frame, state, effective, ctx, "ToleratedFailureCount")
         tolerated_pct = _int_field(engine, ex, frame, state, effective, ctx, "ToleratedFailurePercentage", "float")
@@ -444,19 +497,39 @@ async def run_map(engine: "Engine", ex: "Execution", frame: "Frame", state: Stat
         if tolerated_pct is not None and not 0 <= tolerated_pct <= 100:
             raise StatesError(E.RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
         selector = state.extra["item_selector"]
-        inputs = []
-        for index, item in enumerate(items):
-            if selector is None:
-                inputs.append(item)
-                continue
-            item_ctx = with_map_item(ctx, index, item)
-            if state.query_language == JSONATA:
-                scope = engine.scope(ex, frame, data, item_ctx, state)
-                inputs.append(selector(scope))
-            else:
-                inputs.append(selector(Scope(effective, item_ctx, frame.variables, ex.rng)))
+
+        def select(items: list[Any]) -> list[Any]:
+            inputs = []
+            for index, item in enumerate(items):
+                if selector is None:
+                    inputs.append(item)
+                    continue
+                item_ctx = with_map_item(ctx, index, item)
+                if state.query_language == JSONATA:
+                    scope = engine.scope(ex, frame, data, item_ctx, state)
+                    inputs.append(selector(scope))
+                else:
+                    inputs.append(selector(Scope(effective, item_ctx, frame.variables, ex.rng)))
+            return inputs
+
+        def read() -> list[Any]:
+            items = _read_items(engine, ex, state, data, ctx, frame)
+            return select(_batches(engine, ex, frame, state, items, effective, ctx, data) if distributed else items)
+
+        if reading and not distributed:
+            inputs = read()
+        else:
+            inputs = [] if reading else select(items)
         if distributed:
-            results = await _run_map_run(engine, ex, frame, state, inputs, concurrency, tolerated_count, tolerated_pct)
+            writer = None
+            if state.extra.get("result_writer") is not None:
+                def writer(results: list[Any], map_run_arn: str) -> Any:
+                    hook = _storage_hook(engine, "ResultWriter")
+                    return hook.write(state.extra["result_writer"], results, map_run_arn=map_run_arn,
+                                      effective=effective, ctx=ctx, variables=frame.variables,
+                                      **_hook_scope(engine, ex, state, data, ctx, frame))
+            results = await _run_map_run(engine, ex, frame, state, inputs, concurrency, tolerated_count, tolerated_pct,
+                                         load=read if reading else None, writer=writer)
         else:
             results = await _run_inline(engine, ex, frame, state, inputs, concurrency, tolerated_count, tolerated_pct)
             frame.history.emit(frame.hctx, "MapStateSucceeded", update_source=False)
@@ -539,7 +612,8 @@ async def _run_inline(engine: "Engine", ex: "Execution", frame: "Frame", state: 
 
 
 async def _run_map_run(engine: "Engine", ex: "Execution", frame: "Frame", state: State, inputs: list[Any],
-                       concurrency: int, tolerated_count: Any, tolerated_pct: Any) -> list[Any]:
+                       concurrency: int, tolerated_count: Any, tolerated_pct: Any, *, load: Any = None,
+                       writer: Any = None) -> Any:
     """A Distributed Map: iterations are child executions whose events stay out of this history."""
     from asl.engine import Frame
 
@@ -549,6 +623,12 @@ async def _run_map_run(engine: "Engine", ex: "Execution", frame: "Frame", state:
     map_run_arn = (ex.state_machine_arn.replace(":stateMachine:", ":mapRun:").rsplit(":", 1)[0]
                    + f":{sm_name}/{label}:{ex.new_uuid()}")
     history.emit(frame.hctx, "MapRunStarted", {"mapRunArn": map_run_arn})
+    if load is not None:
+        try:
+            inputs = load()
+        except StatesError as err:
+            history.emit(frame.hctx, "MapRunFailed", {"error": err.error, "cause": err.cause})
+            raise
     processor = state.extra["processor"]
     results: list[Any] = [None] * len(inputs)
     failures = 0
@@ -562,11 +642,18 @@ async def _run_map_run(engine: "Engine", ex: "Execution", frame: "Frame", state:
         err = StatesError(E.EXCEEDED_TOLERATED_FAILURE_THRESHOLD, "The specified tolerated failure threshold was exceeded")
         history.emit(frame.hctx, "MapRunFailed", {"error": err.error, "cause": err.cause})
         raise err
+    output: Any = results
+    if writer is not None:
+        try:
+            output = writer(results, map_run_arn)
+        except StatesError as err:
+            history.emit(frame.hctx, "MapRunFailed", {"error": err.error, "cause": err.cause})
+            raise
     # Since late 2024 AWS hangs MapStateExited on MapRunStarted (recordings before that show
     # MapRunSucceeded): neither MapRunSucceeded nor MapStateSucceeded becomes the source.
     run_succeeded = history.emit(frame.hctx, "MapRunSucceeded", update_source=False)
     history.emit(frame.hctx, "MapStateSucceeded", update_source=False, previous=run_succeeded)
-    return results
+    return output
 
 
 RUNNERS = {

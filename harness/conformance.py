@@ -1,8 +1,9 @@
 """Running one recorded AWS conformance case through drydock, in the `drydock run --json` shape.
 
 Cases that need only the interpreter (`needs` of none/wait) run on the bare engine; cases that need
-services run through the local cloud once it provides them (`SERVICE_RUNNER`), and are reported
-as skipped otherwise.
+services run on an engine wired to drydock's integrations over a fresh in-process local cloud
+(`harness.conformance_services`), with the case's resources created and its workers running as
+fibers beside the execution.
 """
 from __future__ import annotations
 
@@ -51,11 +52,18 @@ def runnable(case: dict[str, Any]) -> str | None:
     needs = set(case.get("needs") or ["none"])
     if needs <= ENGINE_ONLY_NEEDS:
         return None
-    return f"needs services: {', '.join(sorted(needs - ENGINE_ONLY_NEEDS))}"
+    from harness.conformance_services import unsupported
+
+    return unsupported(case)
 
 
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
-    return run_definition(case["definition"], case["input_text"])
+    needs = set(case.get("needs") or ["none"])
+    if needs <= ENGINE_ONLY_NEEDS:
+        return run_definition(case["definition"], case["input_text"])
+    from harness.conformance_services import run_service_case
+
+    return run_service_case(case)
 
 
 def dumps(result: dict[str, Any]) -> str:
