@@ -111,6 +111,9 @@ class Engine:
         self.map_readers = map_readers  # harness hook: ItemReader / ResultWriter for distributed Maps
         self.executions: dict[str, Execution] = {}
         self._names = random.Random(seed)
+        # before_state(execution, state, input) -> input: called before each state is entered (breakpoints,
+        # `asl.breakpoints`); what it returns (or awaits to) becomes the state's input. None costs nothing.
+        self.before_state: Callable[[Execution, State, Any], Any] | None = None
 
     # ------------------------------------------------------------------ public API
     def start(self, program: Program | dict[str, Any], input_text: str = "{}", *, name: str | None = None,
@@ -232,6 +235,10 @@ class Engine:
 
     async def _run_state(self, ex: Execution, frame: Frame, state: State, data: Any,
                          input_text: str | None) -> tuple[Any, str | None]:
+        if self.before_state is not None:
+            replaced = await maybe_await(self.before_state(ex, state, data))
+            if replaced is not data:
+                data, input_text = replaced, None
         entered, exited = STATE_EVENTS[state.type]
         frame.entered_prev = frame.hctx.source_event_id
         frame.entered_id = frame.history.emit(frame.hctx, entered, {

@@ -240,8 +240,9 @@ class StepFunctionsApi:
                 "truncated": len(diagnostics) > limit}
 
     def test_state(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        """TestState at inspectionLevel INFO (DEBUG and TRACE answer the same, without inspectionData)."""
-        unsupported = [k for k in ("variables", "context", "mock", "stateConfiguration") if k in p]
+        """TestState: one state on its own, with an optional mocked result or error; inspectionData at
+        DEBUG and TRACE (see `harness.store.run_test_state`)."""
+        unsupported = [k for k in ("variables", "context", "stateConfiguration") if k in p]
         if unsupported:
             raise ApiError("ValidationException", f"drydock's TestState does not support {', '.join(unsupported)}")
         try:
@@ -270,7 +271,8 @@ class StepFunctionsApi:
         except json.JSONDecodeError as err:
             raise ApiError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{err.msg}'") from None
         return run_test_state(b.handlers, state, name, input_text, query_language=language,
-                              account=b.account, region=b.region)
+                              account=b.account, region=b.region, inspection_level=p.get("inspectionLevel", "INFO"),
+                              mock=p.get("mock"))
 
     # ------------------------------------------------------------------ activities
     def create_activity(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:

@@ -411,33 +411,108 @@ class Store:
 
 # --------------------------------------------------------------------------- TestState
 class _Inspector(Engine):
-    """An engine that remembers the error a Catcher of the tested state took (TestState's CAUGHT_ERROR)."""
+    """An engine that remembers what TestState reports about the tested state: the error a Catcher
+    took (CAUGHT_ERROR) and, for inspection levels DEBUG and TRACE, the data after each step of its
+    data flow (InputPath, Parameters / Arguments, the raw result, ResultSelector, ResultPath)."""
 
     tested = ""
     caught: StatesError | None = None
+    catch_index: int | None = None
+    inspection: dict[str, Any] | None = None  # filled when not None
 
     def caught_output(self, ex: Any, frame: Any, state: Any, catcher: Any, data: Any, err: StatesError,
                       ctx: dict[str, Any]) -> Any:
         if state.name == self.tested:
             self.caught = err
+            self.catch_index = state.catchers.index(catcher)
         return super().caught_output(ex, frame, state, catcher, data, err, ctx)
+
+    def input_path(self, state: Any, data: Any, ctx: dict[str, Any], frame: Any) -> Any:  # type: ignore[override]
+        value = Engine.input_path(state, data, ctx, frame)
+        if self.inspection is not None and state.name == self.tested:
+            self.inspection["afterInputPath"] = to_json(value)
+        return value
+
+    def effective_input(self, ex: Any, frame: Any, state: Any, data: Any, ctx: dict[str, Any]) -> Any:
+        value = super().effective_input(ex, frame, state, data, ctx)
+        if self.inspection is not None and state.name == self.tested:
+            self.inspection["afterArguments" if state.query_language == "JSONata" else "afterParameters"] = to_json(value)
+        return value
+
+    def apply_result(self, ex: Any, frame: Any, state: Any, data: Any, result: Any,
+                     ctx: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
+        record = self.inspection if self.inspection is not None and state.name == self.tested else None
+        if record is not None:
+            from asl.payload import Scope
+
+            record["result"] = to_json(result)
+            if state.query_language != "JSONata":
+                if state.type == "Pass" and "afterParameters" not in record:
+                    record["afterParameters"] = to_json(result) if state.parameters is not None \
+                        else record.get("afterInputPath", to_json(data))
+                selected = state.result_selector(Scope(result, ctx, frame.variables, ex.rng)) \
+                    if state.result_selector is not None else result
+                record["afterResultSelector"] = to_json(selected)
+                record["afterResultPath"] = to_json(self.result_path(state.discard_result, state.result_path, data,
+                                                                     selected))
+        output, assigned = super().apply_result(ex, frame, state, data, result, ctx)
+        if record is not None and assigned:
+            record["variables"] = to_json(frame.variables)
+        return output, assigned
+
+
+class _Mocked:
+    """TestState's `mock`: every task of the tested state returns `result` or fails with `errorOutput`."""
+
+    def __init__(self, mock: dict[str, Any]):
+        self.mock = mock
+
+    def resolve(self, resource: Resource) -> TaskHandler:
+        return self.answer
+
+    def answer(self, request: TaskRequest) -> Any:
+        if "errorOutput" in self.mock:
+            failure = self.mock["errorOutput"]
+            raise StatesError(failure.get("error"), failure.get("cause"))  # type: ignore[arg-type]
+        return json.loads(self.mock["result"])
 
 
 def run_test_state(handlers: TaskHandlers, state: dict[str, Any], name: str, input_text: str, *,
-               query_language: str | None, account: str, region: str) -> dict[str, Any]:
-    """Run one state on its own engine, as TestState does at inspectionLevel INFO.
+                   query_language: str | None, account: str, region: str, inspection_level: str = "INFO",
+                   mock: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one state on its own engine, as TestState does (test-state-isolation.html).
 
     The state runs once, without its Retry (a retriable error is reported, not retried); each
-    transition target becomes a Succeed stub, so the stub entered next names `nextState`.
+    transition target becomes a Succeed stub, so the stub entered next names `nextState`. With
+    `mock` (`{"result": JSON text}` or `{"errorOutput": {"error", "cause"}}`) a Task state's
+    service is not called: its result or error is the mock's.
 
     Returns:
-        TestState's response: status, and output / error, cause / nextState as they apply.
+        TestState's response: status, and output / error, cause / nextState as they apply; at
+        inspectionLevel DEBUG or TRACE also `inspectionData` (input, afterInputPath,
+        afterParameters or afterArguments, result, afterResultSelector, afterResultPath, variables,
+        errorDetails). TRACE adds HTTP request/response only for HTTP Tasks, which drydock does not
+        run, so TRACE answers as DEBUG.
 
     Raises:
         ApiError: InvalidDefinition for a state that does not compile; ValidationException for a
-            state that waits for a worker or a task token, which nobody can answer here.
+            state that waits for a worker or a task token, which nobody can answer here, or a mock
+            of a state that is not a Task.
     """
     runnable = {k: v for k, v in state.items() if k != "Retry"}
+    if mock is not None:
+        if state.get("Type") != "Task":
+            raise ApiError("ValidationException", f"drydock's TestState mocks Task states only, not a "
+                                                  f"{state.get('Type')} state")
+        if "result" in mock:
+            try:
+                json.loads(mock["result"])
+            except (TypeError, json.JSONDecodeError) as err:
+                raise ApiError("ValidationException", f"mock.result is not JSON: {err}") from None
+        elif "errorOutput" not in mock:
+            raise ApiError("ValidationException", "mock needs either result or errorOutput")
+        runnable["Resource"] = "arn:aws:states:::drydock:mock"  # no token to wait for, no job to poll
+        handlers = _Mocked(mock)
     stubs: dict[str, str] = {}  # stub state name -> the transition target it stands for
 
     def stub(target: Any, kind: str) -> Any:
@@ -465,6 +540,9 @@ def run_test_state(handlers: TaskHandlers, state: dict[str, Any], name: str, inp
         raise ApiError("InvalidDefinition", str(err)) from None
     engine = _Inspector(handlers, account=account, region=region)
     engine.tested = name
+    inspecting = inspection_level in ("DEBUG", "TRACE")
+    if inspecting:
+        engine.inspection = {"input": to_json(json.loads(input_text))}
     ex = engine.start(program, input_text, name="TestState",
                       state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:TestState")
     engine.run_to_completion(ex)
@@ -473,11 +551,21 @@ def run_test_state(handlers: TaskHandlers, state: dict[str, Any], name: str, inp
         raise ApiError("ValidationException", f"TestState cannot run state '{name}': it waits for an activity worker "
                                               f"or a task token, which nobody can answer during TestState")
     events = ex.history.events
+    inspection = engine.inspection if inspecting else None
+
+    def inspected(fields: dict[str, Any], error_details: dict[str, Any] | None = None) -> dict[str, Any]:
+        if inspection is not None:
+            fields["inspectionData"] = {**inspection, **({"errorDetails": error_details} if error_details else {})}
+        return _present(fields)
     failure = engine.caught or (StatesError(ex.error, ex.cause) if ex.status == "FAILED" else None)  # type: ignore[arg-type]
-    if failure is not None and _retriable(state.get("Retry"), failure.error):
-        return _present({"status": "RETRIABLE", "error": failure.error, "cause": failure.cause})
+    retry_index = _retriable(state.get("Retry"), failure.error) if failure is not None else None
+    if failure is not None and retry_index is not None:
+        retrier = state["Retry"][retry_index]
+        return inspected({"status": "RETRIABLE", "error": failure.error, "cause": failure.cause},
+                         {"retryIndex": retry_index,
+                          "retryBackoffIntervalSeconds": int(retrier.get("IntervalSeconds", 1))})
     if engine.caught is None and failure is not None:
-        return _present({"status": "FAILED", "error": failure.error, "cause": failure.cause})
+        return inspected({"status": "FAILED", "error": failure.error, "cause": failure.cause})
     exited_type = STATE_EVENTS[state["Type"]][1]
     output = next((e["stateExitedEventDetails"]["output"] for e in events
                    if e["type"] == exited_type and e["stateExitedEventDetails"]["name"] == name), None)
@@ -485,16 +573,17 @@ def run_test_state(handlers: TaskHandlers, state: dict[str, Any], name: str, inp
                       if e["type"] == "SucceedStateEntered" and e["stateEnteredEventDetails"]["name"] in stubs), None)
     status = "SUCCEEDED" if engine.caught is None else "CAUGHT_ERROR"
     caught = {"error": engine.caught.error, "cause": engine.caught.cause} if engine.caught else {}
-    return _present({"status": status, "output": output, **caught, "nextState": following})
+    return inspected({"status": status, "output": output, **caught, "nextState": following},
+                     {"catchIndex": engine.catch_index} if engine.caught is not None else None)
 
 
-def _retriable(retry: Any, error: str | None) -> bool:
-    """Would one of the state's Retriers (with attempts left on a first failure) take `error`?"""
-    for retrier in retry if isinstance(retry, list) else []:
+def _retriable(retry: Any, error: str | None) -> int | None:
+    """The index of the state's Retrier that would take `error` on a first failure (attempts left), or None."""
+    for index, retrier in enumerate(retry if isinstance(retry, list) else []):
         names = retrier.get("ErrorEquals", [])
-        if (error in names or (E.ALL in names and error not in UNCATCHABLE)) and retrier.get("MaxAttempts", 3) > 0:
-            return True
-    return False
+        if error in names or (E.ALL in names and error not in UNCATCHABLE):
+            return index if retrier.get("MaxAttempts", 3) > 0 else None
+    return None
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:
