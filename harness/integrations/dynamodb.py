@@ -41,7 +41,7 @@ async def _run(services: Services, request: TaskRequest) -> Any:
     # DynamoDB's front end spells the request-id header in lower case on GetItem answers (the newest
     # recordings: services_test_dynamodb_task_service *PUT_GET_ITEM*, *PUT_UPDATE_GET_ITEM*)
     request_id_header = "x-amzn-requestid" if operation == "GetItem" else "x-amzn-RequestId"
-    return {**answer, **dynamodb_metadata(request.now(), compact(answer), request_id_header=request_id_header)}
+    return {**answer, **dynamodb_metadata(request, compact(answer), request_id_header=request_id_header)}
 
 
 for _action in _ACTIONS:

@@ -38,7 +38,7 @@ async def start_job_run(services: Services, request: TaskRequest) -> Any:
         raise errors.v1_client_error("glue", glue, "StartJobRun", err) from None
     if request.resource.pattern != "sync":
         answer = {"JobRunId": run_id}
-        return {**answer, **json_service_metadata(request.now(), compact(answer))}
+        return {**answer, **json_service_metadata(request, compact(answer))}
     started = request.now()
     state, message = run_script(services, job, {**job.get("DefaultArguments", {}), **params.get("Arguments", {})},
                                 timeout_minutes=params.get("Timeout") or job.get("Timeout") or 2880)

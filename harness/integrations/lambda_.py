@@ -82,7 +82,7 @@ async def invoke(services: Services, request: TaskRequest) -> Any:
     raise_function_error(result)
     payload = parse_payload(result.payload)
     output: dict[str, Any] = {"ExecutedVersion": result.version, "Payload": payload,
-                              **lambda_metadata(request.now(), len(result.payload.encode())),
+                              **lambda_metadata(request, len(result.payload.encode())),
                               "StatusCode": result.status}
     if result.status != 200:  # Event (202) and DryRun (204) invocations answer without a payload
         output["SdkHttpMetadata"]["HttpStatusCode"] = result.status

@@ -3,10 +3,11 @@
 Step Functions' optimized integrations (lambda:invoke, sqs:sendMessage, sns:publish, dynamodb:*,
 states:startExecution) answer with the Java SDK v1 response object, which carries the HTTP headers
 of the call (`SdkHttpMetadata`) and the request id (`SdkResponseMetadata`). drydock reports them in
-the form the recorded corpus shows (`services_*`, `local_mocking_*` cases): the volatile header
-values (request id, trace id, crc32, server) are the fixed tokens the recordings use, so an
-execution's output is repeatable; `Date` is the ISO-8601 time of the call on the execution's clock;
-`Content-Length` is the length of the real response body.
+the form AWS sends them: every `AllHttpHeaders` value is a one-element list, the request id is a
+UUID (derived from the execution, the state and the clock, so a run is repeatable), `Date` is the
+RFC 1123 time of the call on the execution's clock, `x-amz-crc32` the CRC32 of the body and
+`Content-Length` its length. (The recorded corpus replaces these volatile values with tokens;
+`harness.conformance_services.normalize_volatile` applies the same replacement before scoring.)
 
 aws-sdk integrations answer with the SDK v2 shape instead: no metadata, member names in PascalCase
 and timestamps as ISO-8601 text (`jsonable`).
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import json
+import uuid
+import zlib
 from decimal import Decimal
 from typing import Any
 
-from asl.clock import iso
 
-REQUEST_ID = "x-amzn-RequestId"  # corpus: "x-amzn-RequestId": "x-amzn-RequestId" (services_test_sqs_task_service)
-TRACE_ID = "X-Amzn-Trace-Id"
 
 JSON_1_0 = "application/x-amz-json-1.0"
 
@@ -33,41 +34,49 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-_BARE = {"Date", "x-amzn-RequestId", "x-amzn-requestid", "X-Amzn-Trace-Id", "x-amz-crc32"}
+def request_id(request: Any, body: str) -> str:
+    """A request id that is the same for the same execution, state, time and answer."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{request.execution_arn}/{request.state_name}/{request.now()}/{body}"))
 
 
-def sdk_metadata(headers: dict[str, str]) -> dict[str, Any]:
-    """`SdkHttpMetadata` + `SdkResponseMetadata` for a 200 answer with these headers.
+def http_date(now: float) -> str:
+    return email.utils.formatdate(now, usegmt=True)
 
-    `AllHttpHeaders` holds every value as a one-element list, except the headers the recordings
-    show normalised to a bare token (`Date`, request and trace ids, crc32).
-    """
-    all_headers = {k: (v if k in _BARE else [v]) for k, v in headers.items()}
+
+def sdk_metadata(headers: dict[str, str], rid: str) -> dict[str, Any]:
+    """`SdkHttpMetadata` + `SdkResponseMetadata` for a 200 answer with these headers (Java SDK v1 shape:
+    `AllHttpHeaders` maps each header to the list of its values)."""
     return {
-        "SdkHttpMetadata": {"AllHttpHeaders": all_headers, "HttpHeaders": dict(headers), "HttpStatusCode": 200},
-        "SdkResponseMetadata": {"RequestId": "RequestId"},
+        "SdkHttpMetadata": {"AllHttpHeaders": {k: [v] for k, v in headers.items()}, "HttpHeaders": dict(headers),
+                            "HttpStatusCode": 200},
+        "SdkResponseMetadata": {"RequestId": rid},
     }
 
 
-def lambda_metadata(now: float, body_length: int, version: str = "$LATEST") -> dict[str, Any]:
+def lambda_metadata(request: Any, body_length: int, version: str = "$LATEST") -> dict[str, Any]:
+    rid = request_id(request, str(body_length))
+    now = request.now()
+    trace = f"Root=1-{int(now):08x}-{rid.replace('-', '')[:24]};Sampled=0"
     headers = {"X-Amz-Executed-Version": version, "x-amzn-Remapped-Content-Length": "0", "Connection": "keep-alive",
-               "x-amzn-RequestId": REQUEST_ID, "Content-Length": str(body_length), "Date": iso(now),
-               "X-Amzn-Trace-Id": TRACE_ID, "Content-Type": "application/json"}
-    return sdk_metadata(headers)
+               "x-amzn-RequestId": rid, "Content-Length": str(body_length), "Date": http_date(now),
+               "X-Amzn-Trace-Id": trace, "Content-Type": "application/json"}
+    return sdk_metadata(headers, rid)
 
 
-def json_service_metadata(now: float, body: str, *, content_type: str = JSON_1_0) -> dict[str, Any]:
+def json_service_metadata(request: Any, body: str, *, content_type: str = JSON_1_0) -> dict[str, Any]:
     """SQS (JSON protocol) and SNS (query protocol, `text/xml`) answers."""
-    headers = {"x-amzn-RequestId": REQUEST_ID, "connection": "keep-alive", "Content-Length": str(len(body.encode())),
-               "Date": iso(now), "Content-Type": content_type}
-    return sdk_metadata(headers)
+    rid = request_id(request, body)
+    headers = {"x-amzn-RequestId": rid, "connection": "keep-alive", "Content-Length": str(len(body.encode())),
+               "Date": http_date(request.now()), "Content-Type": content_type}
+    return sdk_metadata(headers, rid)
 
 
-def dynamodb_metadata(now: float, body: str, *, request_id_header: str = "x-amzn-RequestId") -> dict[str, Any]:
-    headers = {"Server": "Server", "Connection": "keep-alive", request_id_header: request_id_header,
-               "x-amz-crc32": "x-amz-crc32", "Content-Length": str(len(body.encode())), "Date": iso(now),
-               "Content-Type": JSON_1_0}
-    return sdk_metadata(headers)
+def dynamodb_metadata(request: Any, body: str, *, request_id_header: str = "x-amzn-RequestId") -> dict[str, Any]:
+    rid = request_id(request, body)
+    headers = {"Server": "Server", "Connection": "keep-alive", request_id_header: rid,
+               "x-amz-crc32": str(zlib.crc32(body.encode())), "Content-Length": str(len(body.encode())),
+               "Date": http_date(request.now()), "Content-Type": JSON_1_0}
+    return sdk_metadata(headers, rid)
 
 
 def sns_publish_body(message_id: str) -> str:

@@ -35,7 +35,7 @@ async def publish(services: Services, request: TaskRequest) -> Any:
         params["Message"] = compact(message)
     message_id = publish_message(services, request, params)
     return {"MessageId": message_id,
-            **json_service_metadata(request.now(), sns_publish_body(message_id), content_type="text/xml")}
+            **json_service_metadata(request, sns_publish_body(message_id), content_type="text/xml")}
 
 
 def publish_message(services: Services, request: TaskRequest | None, params: dict[str, Any]) -> str:

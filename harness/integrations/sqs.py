@@ -41,7 +41,7 @@ async def send_message(services: Services, request: TaskRequest) -> Any:
     # the wire order of SendMessage's answer, whose length is the Content-Length
     wire = {k: answer[k] for k in ("MD5OfMessageAttributes", "MD5OfMessageBody", "MD5OfMessageSystemAttributes",
                                    "MessageId", "SequenceNumber") if k in answer}
-    return {**wire, **json_service_metadata(request.now(), compact(wire))}
+    return {**wire, **json_service_metadata(request, compact(wire))}
 
 
 def check_queue_url(services: Services, url: Any) -> None:

@@ -41,7 +41,7 @@ async def start_execution(services: Services, request: TaskRequest) -> Any:
                               exception=errors.exception_name(err.code)) from None
     if request.resource.pattern not in ("sync", "sync:2"):
         answer = {"ExecutionArn": child.arn, "StartDate": int(child.start * 1000)}
-        return {**answer, **json_service_metadata(request.now(), compact(answer))}
+        return {**answer, **json_service_metadata(request, compact(answer))}
     try:
         await child.finished
     except Cancelled:

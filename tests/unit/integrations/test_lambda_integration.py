@@ -20,7 +20,9 @@ def test_invoke_answers_in_the_sdk_shape(runner) -> None:
     headers = out["SdkHttpMetadata"]["HttpHeaders"]
     assert headers["Content-Length"] == str(len(body)) and headers["Content-Type"] == "application/json"
     assert out["SdkHttpMetadata"]["AllHttpHeaders"]["Content-Length"] == [str(len(body))]
-    assert out["SdkResponseMetadata"] == {"RequestId": "RequestId"}
+    request_id = out["SdkResponseMetadata"]["RequestId"]
+    assert len(request_id) == 36 and out["SdkHttpMetadata"]["AllHttpHeaders"]["x-amzn-RequestId"] == [request_id]
+    assert headers["Date"].endswith(" GMT")  # RFC 1123, as HTTP sends it
 
 
 def test_payload_null_and_string_payloads(runner) -> None:
