@@ -1,0 +1,1 @@
+"""`drydock ui`: a loopback page over the Step Functions API (`harness.ui.server`, static files in `static/`)."""
