@@ -105,18 +105,23 @@ class Browser:
         if binary is None:
             raise RuntimeError("chromium is not installed")
         self.profile = tempfile.mkdtemp(prefix="drydock-chromium-")
-        self.process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self.profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError("chromium did not open its DevTools port")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
+        self.log = Path(tempfile.mkstemp(prefix="drydock-chromium-", suffix=".log")[1])
+        port = None
+        for attempt in range(2):  # a browser that dies while starting (a loaded machine) gets a second go
+            with self.log.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [binary, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-address=127.0.0.1",
+                     "--remote-debugging-port=0", f"--window-size={width},{height}", "about:blank"],
+                    stdout=log, stderr=subprocess.STDOUT)
+            port = self._devtools_port(timeout=90)
+            if port is not None:
+                break
+            self._stop()
+            shutil.rmtree(self.profile, ignore_errors=True)
+            self.profile = tempfile.mkdtemp(prefix="drydock-chromium-")
+        if port is None:
+            self.close()
+            raise RuntimeError(f"chromium did not open its DevTools port; its log:\n{self.log.read_text()[-3000:]}")
         pages = []
         while not pages:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
@@ -128,6 +133,24 @@ class Browser:
         self.console: list[str] = []
         self.call("Page.enable")
         self.call("Runtime.enable")
+
+    def _devtools_port(self, timeout: float) -> int | None:
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return int(port_file.read_text().split()[0])
+
+    def _stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         self._id += 1
@@ -175,11 +198,6 @@ class Browser:
             if getattr(self, "ws", None):
                 self.ws.close()
         finally:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(timeout=10)
+            self._stop()
             shutil.rmtree(self.profile, ignore_errors=True)
+            self.log.unlink(missing_ok=True)
