@@ -168,10 +168,9 @@ class Engine:
         wait = self._token(token)
         wait.closed = True
         self.scheduler.cancel_timer(wait.heartbeat_timer)
-        err = StatesError(error, cause)  # type: ignore[arg-type]
         # a failure sent without error or cause still shows both in a Catch's output, as null
         # (case callback_test_callback *no_error_field*)
-        err.error_output = {"Error": error, "Cause": cause}  # type: ignore[attr-defined]
+        err = StatesError(error, cause, error_output={"Error": error, "Cause": cause})
         wait.future.set_exception(err)
 
     def send_task_heartbeat(self, token: str) -> None:
@@ -261,17 +260,17 @@ class Engine:
 
     def _located(self, ex: Execution, frame: Frame, state: State, err: StatesError) -> StatesError:
         """Runtime and evaluation errors carry AWS's "An error occurred while executing the state" prefix."""
-        if err.error not in (E.RUNTIME, E.QUERY_EVALUATION_ERROR) or getattr(err, "located", False):
+        if err.error not in (E.RUNTIME, E.QUERY_EVALUATION_ERROR) or err.located:
             return err
         located = StatesError(err.error, f"An error occurred while executing the state '{state.name}' (entered at the "
-                                         f"event id #{frame.entered_id}). {err.cause}", location=err.location)
-        located.located = True  # type: ignore[attr-defined]
-        if err.error == E.QUERY_EVALUATION_ERROR and not getattr(err, "evaluation_emitted", False):
+                                         f"event id #{frame.entered_id}). {err.cause}", location=err.location,
+                              located=True)
+        if err.error == E.QUERY_EVALUATION_ERROR:
             details = {"cause": located.cause, "error": located.error}
             if err.location:
                 details["location"] = err.location
             details["state"] = state.name
-            prev = frame.entered_prev if not getattr(err, "after_entry", False) else None
+            prev = None if err.after_entry else frame.entered_prev
             frame.history.emit(frame.hctx, "EvaluationFailed", details, previous=prev)
         return located
 
@@ -389,9 +388,9 @@ class Engine:
 
     def caught_output(self, ex: Execution, frame: Frame, state: State, catcher: Catcher, data: Any,
                       err: StatesError, ctx: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-        error_output = getattr(err, "error_output", None) or {"Error": err.error, "Cause": err.cause}
-        if err.cause is None and "error_output" not in err.__dict__:
-            error_output = {"Error": err.error}
+        error_output = err.error_output
+        if error_output is None:
+            error_output = {"Error": err.error} if err.cause is None else {"Error": err.error, "Cause": err.cause}
         if state.query_language == JSONATA:
             scope = self.scope(ex, frame, data, ctx, state, error_output=error_output)
             assigned = catcher.assign(scope) if catcher.assign is not None else None
@@ -438,21 +437,18 @@ def timeout_error(*, heartbeat: bool = False) -> StatesError:
     recordings show: timeouts_test_heartbeats), `{"Error", "Cause": ""}` in a Catch's output
     (error_handling_test_task_service_lambda *invoke_timeout*); Retry/Catch on States.HeartbeatTimeout
     still match a missed heartbeat."""
-    err = StatesError(E.TIMEOUT, None)  # type: ignore[arg-type]
-    err.error_output = {"Error": E.TIMEOUT, "Cause": ""}  # type: ignore[attr-defined]
-    err.heartbeat = heartbeat  # type: ignore[attr-defined]
-    return err
+    return StatesError(E.TIMEOUT, None, error_output={"Error": E.TIMEOUT, "Cause": ""}, heartbeat=heartbeat)
 
 
 def _matches(names: tuple[str, ...], err: StatesError) -> bool:
     error = err.error
     if error in names:
         return True
-    if getattr(err, "heartbeat", False) and E.HEARTBEAT_TIMEOUT in names:
+    if err.heartbeat and E.HEARTBEAT_TIMEOUT in names:
         return True
     # States.TaskFailed matches any failure of the task itself except a timeout (concepts-error-handling;
     # case error_handling_test_task_service_lambda *raise_exception_catch*)
-    if E.TASK_FAILED in names and getattr(err, "task_failure", False) and error != E.TIMEOUT:
+    if E.TASK_FAILED in names and err.task_failure and error != E.TIMEOUT:
         return True
     return E.ALL in names and error not in UNCATCHABLE
 

@@ -37,13 +37,28 @@ INVALID_RESOURCE = "INVALID_RESOURCE"
 
 
 class StatesError(Exception):
-    """A runtime failure with an AWS error name; Retry/Catch match on `error`."""
+    """A runtime failure with an AWS error name; Retry/Catch match on `error`.
 
-    def __init__(self, error: str, cause: str = "", *, location: str | None = None):
-        super().__init__(f"{error}: {cause}" if cause else error)
+    Besides the name and cause it carries what the engine needs to report it as AWS does:
+    `location` (the field AWS names in EvaluationFailed), `error_output` (the `{"Error","Cause"}`
+    a Catch sees, where it differs from the name and cause), `task_failure` (raised by a task
+    itself, so `States.TaskFailed` matches it), `heartbeat` (a missed heartbeat reported as
+    States.Timeout), `located` (the "An error occurred while executing the state" prefix is on),
+    `after_entry` (EvaluationFailed hangs on the state's entered event, not before it).
+    """
+
+    def __init__(self, error: str | None, cause: str | None = "", *, location: str | None = None,
+                 error_output: dict | None = None, task_failure: bool = False, heartbeat: bool = False,
+                 located: bool = False, after_entry: bool = False):
+        super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
         self.location = location
+        self.error_output = error_output
+        self.task_failure = task_failure
+        self.heartbeat = heartbeat
+        self.located = located
+        self.after_entry = after_entry
 
 
 @dataclass(frozen=True)

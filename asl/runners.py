@@ -115,11 +115,9 @@ def _wait_until(engine: "Engine", ex: "Execution", frame: "Frame", state: State,
             value = value(scope)
             when = parse_timestamp(value)
             if when is None:
-                err = StatesError(E.QUERY_EVALUATION_ERROR, f"The Timestamp field cannot be parsed as an ISO-8601 "
-                                                            f"extended offset date-time format string: {value}",
-                                  location="Timestamp")
-                err.after_entry = True  # type: ignore[attr-defined]
-                raise err
+                raise StatesError(E.QUERY_EVALUATION_ERROR, f"The Timestamp field cannot be parsed as an ISO-8601 "
+                                                             f"extended offset date-time format string: {value}",
+                                  location="Timestamp", after_entry=True)
         else:
             when = parse_timestamp(value)
         return when.timestamp() if when else now
@@ -219,7 +217,7 @@ async def _invoke(engine: "Engine", ex: "Execution", frame: "Frame", state: Stat
     if handler is None and not activity:
         history.emit(hctx, "TaskStarted", dict(names))
         err = no_handler_error(resource)
-        err.task_failure = True  # type: ignore[attr-defined]
+        err.task_failure = True
         history.emit(hctx, "TaskFailed", {"error": err.error, "cause": err.cause, **names})
         raise err
 
@@ -235,9 +233,8 @@ async def _invoke(engine: "Engine", ex: "Execution", frame: "Frame", state: Stat
     request = TaskRequest(resource=resource, parameters=params, state_name=state.name, execution_arn=ex.arn,
                           region=resource.region or engine.region, account=engine.account, task_token=token,
                           credentials=credentials, context=ctx, sleep=engine.scheduler.sleep,
-                          now=engine.scheduler.clock.now, submitted=submitted,
+                          now=engine.scheduler.clock.now, submitted=submitted, started=started,
                           heartbeat_seconds=heartbeat, timeout_seconds=timeout)
-    request.started = started  # type: ignore[attr-defined]
 
     async def body() -> Any:
         if not activity:
@@ -255,19 +252,18 @@ async def _invoke(engine: "Engine", ex: "Execution", frame: "Frame", state: Stat
     try:
         result = await _with_deadline(engine, body(), deadline)
     except StatesError as err:
-        if err.error in (E.TIMEOUT, E.HEARTBEAT_TIMEOUT) and getattr(err, "timed_out", True):
+        if err.error in (E.TIMEOUT, E.HEARTBEAT_TIMEOUT):
             history.emit(hctx, "ActivityTimedOut" if activity else "TaskTimedOut",
                          {"error": err.error, **names} if not activity else {"error": err.error})
         else:
             details = {k: v for k, v in (("error", err.error), ("cause", err.cause)) if v is not None}
             history.emit(hctx, "ActivityFailed" if activity else "TaskFailed", {**details, **names})
-            err.task_failure = True  # type: ignore[attr-defined]
+            err.task_failure = True
         raise
     except Cancelled:
         raise
     except Exception as exc:  # a handler bug must fail the task, never the interpreter
-        err = StatesError(E.TASK_FAILED, f"{type(exc).__name__}: {exc}")
-        err.task_failure = True  # type: ignore[attr-defined]
+        err = StatesError(E.TASK_FAILED, f"{type(exc).__name__}: {exc}", task_failure=True)
         history.emit(hctx, "TaskFailed", {"error": err.error, "cause": err.cause, **names})
         raise err from exc
     if wait is not None:

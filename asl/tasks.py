@@ -78,6 +78,7 @@ class TaskRequest:
     sleep: Callable[[float], Awaitable[None]]
     now: Callable[[], float]
     submitted: Callable[[Any], None] = field(default=lambda output: None)
+    started: Callable[..., None] = field(default=lambda worker_name=None: None)  # an activity worker took it
     heartbeat_seconds: int | None = None
     timeout_seconds: int | None = None
 
