@@ -339,7 +339,7 @@ class Backend:
         if activity is None:
             raise StatesError(E.TASK_FAILED, f"Activity Does Not Exist: '{request.resource.arn}'")
         activity.tasks.append(ActivityTask(request.task_token or "", to_json(request.parameters),
-                                           request.started))  # type: ignore[attr-defined]
+                                           request.started))
         self._hand_out(activity)
 
     def _hand_out(self, activity: Activity) -> None:
