@@ -58,18 +58,18 @@ class _MockState:
             if not self.active:
                 from moto import mock_aws
 
-                from harness.stepfunctions_api import intercept_botocore
+                from harness.overlay import intercept_botocore
 
                 os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
                 self._mock = mock_aws()
                 self._mock.start()
-                intercept_botocore(True)  # Step Functions is drydock's engine, not moto's
+                intercept_botocore(True)  # drydock answers its own actions (Step Functions, SageMaker jobs...)
                 self.active = True
 
     def stop(self) -> None:
         with self._lock:
             if self.active:
-                from harness.stepfunctions_api import intercept_botocore
+                from harness.overlay import intercept_botocore
 
                 self._mock.stop()
                 intercept_botocore(False)

@@ -1,8 +1,8 @@
 """`drydock serve`'s endpoint: one loopback URL for every AWS service the user's code calls.
 
-Requests for Step Functions (`X-Amz-Target: AWSStepFunctions.*`) go to drydock's API over its
-engine (`harness.stepfunctions_api`); everything else goes to moto's server app, exactly as
-`moto_server` would answer it (moto's `ThreadedMotoServer` builds the same app).
+Requests for an action drydock answers itself (every Step Functions action, SageMaker's jobs and model
+registry, ...; see `harness.overlay`) go to drydock; everything else goes to moto's server app, exactly
+as `moto_server` would answer it (moto's `ThreadedMotoServer` builds the same app).
 """
 from __future__ import annotations
 
@@ -10,26 +10,32 @@ import socket
 from typing import Any, Callable, Iterable
 
 from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
-from harness.stepfunctions_api import TARGET_PREFIX, StepFunctionsApi
+from harness.overlay import OVERLAY
+from harness.stepfunctions_api import StepFunctionsApi, install
 
 
 class Gateway:
-    """The WSGI app: Step Functions to drydock, the rest to moto."""
+    """The WSGI app: drydock's actions to drydock, the rest to moto."""
 
-    def __init__(self, api: StepFunctionsApi):
+    def __init__(self, api: StepFunctionsApi | None = None):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        self.api = api
+        from harness.cloud import LocalCloud
+
+        # drydock's services call moto in-process; start that mock now, before anything is stored:
+        # its first start resets moto's backends, which would drop what clients created until then.
+        LocalCloud(None)
+        if api is not None:
+            install(api)
         self.moto = DomainDispatcherApplication(create_backend_app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith(TARGET_PREFIX):
+        call = OVERLAY.wsgi_call(environ)
+        if call is None:
             return self.moto(environ, start_response)
-        request = Request(environ)
-        status, headers, body = self.api.handle(target, request.get_data(), request.headers)
+        status, headers, body = OVERLAY.answer(call)
         return Response(body, status, headers)(environ, start_response)
 
 

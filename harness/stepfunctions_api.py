@@ -6,9 +6,9 @@ shapes and error codes as botocore's service model (stepfunctions 2016-11-23) sa
 the snake_case method of its name, so dispatch needs no table; requests are checked against the
 model first (required members, lengths, ranges, enums -> ValidationException, as AWS words it).
 
-In-process, a botocore `before-send` hook answers Step Functions requests of any client that
-targets AWS while drydock's in-process cloud is active (`intercept_botocore`), so moto serves
-every other service and drydock's engine serves Step Functions.
+Every Step Functions action is registered with `harness.overlay`, which brings requests here from
+in-process boto3 clients (a botocore hook) and from `drydock serve` (the gateway), and leaves every
+other service to moto.
 https://docs.aws.amazon.com/step-functions/latest/apireference/API_Operations.html
 """
 from __future__ import annotations
@@ -17,21 +17,20 @@ import base64
 import binascii
 import functools
 import json
-import os
 import re
 import sys
 import threading
 import traceback
 import uuid
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from asl.clock import Clock, VirtualClock
 from asl.engine import ApiError
 from asl.errors import INVALID_JSON_DESCRIPTION, Diagnostic
 from asl.tasks import HandlerTable, TaskHandlers
 from asl.validate import validate
-from harness.cloud import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalCloud
+from harness.cloud import LocalCloud
+from harness.overlay import Answer, Call, register, request_identity
 from harness.store import Backend, ExecutionRecord, Store, run_test_state
 
 TARGET_PREFIX = "AWSStepFunctions."
@@ -42,7 +41,6 @@ _ERROR_NAMESPACE = {"ValidationException": "com.amazon.coral.validate",
                     "SerializationException": "com.amazon.coral.service",
                     "UnknownOperationException": "com.amazon.coral.service",
                     "InternalFailure": "com.amazon.coral.service"}
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 # Actions that wait (or touch no backend) on the caller's thread; every other runs on the backend's pump.
 _OFF_PUMP = {"start_sync_execution", "get_activity_task", "validate_state_machine_definition"}
 
@@ -106,6 +104,7 @@ class StepFunctionsApi:
     # ------------------------------------------------------------------ state machines
     def create_state_machine(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         _refuse_versions(p)
+        _refuse_resources(p["definition"])
         machine = b.create_state_machine(p["name"], p["definition"], p["roleArn"], p.get("type", "STANDARD"),
                                          _tag_dict(p.get("tags", []), p["name"]),
                                          p.get("loggingConfiguration") or {"level": "OFF", "includeExecutionData": False},
@@ -118,6 +117,8 @@ class StepFunctionsApi:
         if not any(k in p for k in changes):
             raise ApiError("MissingRequiredParameter", "Either the definition, the role ARN, the LoggingConfiguration, "
                                                        "or the TracingConfiguration must be specified")
+        if p.get("definition") is not None:
+            _refuse_resources(p["definition"])
         machine = b.update_state_machine(p["stateMachineArn"], p.get("definition"), p.get("roleArn"),
                                          p.get("loggingConfiguration"), p.get("tracingConfiguration"))
         return {"updateDate": _ts(machine.revision.date), "revisionId": machine.revision.revision_id}
@@ -228,7 +229,8 @@ class StepFunctionsApi:
     # ------------------------------------------------------------------ definitions
     def validate_state_machine_definition(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
         try:
-            diagnostics = validate(json.loads(p["definition"]))
+            definition = json.loads(p["definition"])
+            diagnostics = validate(definition) + resource_findings(definition)
         except json.JSONDecodeError as err:
             diagnostics = [Diagnostic("ERROR", INVALID_JSON_DESCRIPTION,
                                       f"{err.msg} at line {err.lineno}, column {err.colno}", "")]
@@ -381,6 +383,29 @@ def _tag_dict(tags: list[dict[str, str]], resource: str) -> dict[str, str]:
     return {t["key"]: t.get("value", "") for t in tags}
 
 
+def resource_findings(definition: Any) -> list[Diagnostic]:
+    """Task resources AWS does not offer (`harness.integrations.catalog`); none when that module is absent."""
+    try:
+        from harness.integrations.catalog import check_resources
+    except ModuleNotFoundError as err:
+        if err.name not in ("harness.integrations", "harness.integrations.catalog"):
+            raise
+        return []
+    return check_resources(definition)
+
+
+def _refuse_resources(text: str) -> None:
+    """CreateStateMachine refuses a definition naming a resource AWS does not offer (InvalidDefinition)."""
+    try:
+        definition = json.loads(text)
+    except (TypeError, ValueError):
+        return  # the store reports the text itself
+    findings = resource_findings(definition)
+    if findings:
+        listed = ", ".join(f"'{d.code}: {d.message} at {d.location or '/'}'" for d in findings)
+        raise ApiError("InvalidDefinition", f"Invalid State Machine Definition: {listed}")
+
+
 def _refuse_versions(p: dict[str, Any]) -> None:
     if p.get("publish"):
         raise ApiError("ValidationException", "drydock does not publish state machine versions: leave publish unset")
@@ -413,16 +438,6 @@ def _model() -> Any:
     import botocore.session
 
     return botocore.session.get_session().get_service_model("stepfunctions")
-
-
-def request_identity(headers: Any) -> tuple[str, str]:
-    """(account, region) of a signed request: region from the credential scope, account as moto derives it."""
-    m = _CREDENTIAL.search(str(headers.get("Authorization") or ""))
-    if m is None:
-        return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT), DEFAULT_REGION
-    from moto.iam.models import get_account_id_from
-
-    return os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(m.group(1)), m.group(2)
 
 
 _JSON_TYPES: dict[str, Any] = {"string": str, "boolean": bool, "integer": int, "long": int, "float": (int, float),
@@ -480,15 +495,14 @@ def _check(shape: Any, value: Any, path: str, problems: list[str]) -> None:
             _check(shape.member, item, f"{path}.{i}.member", problems)
 
 
-# --------------------------------------------------------------------------- in-process boto3
+# --------------------------------------------------------------------------- in-process boto3 and serve
 _active: StepFunctionsApi | None = None
 _active_lock = threading.Lock()
-_intercepting = False
-_HOOK_EVENT = "before-send.sfn"  # more specific than moto's "before-send", so it answers first
 
 
 def install(api: StepFunctionsApi | None) -> StepFunctionsApi | None:
-    """Make `api` the one in-process boto3 clients reach (None: a default one, made on first use); returns the previous."""
+    """Make `api` the one in-process boto3 clients and `drydock serve` reach (None: a default one, made on
+    first use); returns the previous."""
     global _active
     with _active_lock:
         previous, _active = _active, api
@@ -503,40 +517,7 @@ def active_api() -> StepFunctionsApi:
         return _active
 
 
-def intercept_botocore(enabled: bool) -> None:
-    """Answer (or stop answering) Step Functions requests of boto3 clients that target AWS.
-
-    Registered with botocore's built-in handlers, so it reaches every session made afterwards,
-    as moto's own stubber does; a client bound to an endpoint (`drydock serve`) is left alone.
-    botocore calls every `before-send` handler and keeps the first answer, so moto is also told
-    to pass Step Functions through: its stubber would otherwise run each request a second time
-    against moto's own Step Functions.
-    """
-    global _intercepting
-    from botocore.handlers import BUILTIN_HANDLERS
-    from moto.core.config import default_user_config
-
-    if (_HOOK_EVENT, _answer_botocore) not in BUILTIN_HANDLERS:
-        BUILTIN_HANDLERS.append((_HOOK_EVENT, _answer_botocore))
-    passthrough = default_user_config.setdefault("core", {}).setdefault("passthrough", {}).setdefault("services", [])
-    if enabled and "stepfunctions" not in passthrough:
-        passthrough.append("stepfunctions")
-    elif not enabled and "stepfunctions" in passthrough:
-        passthrough.remove("stepfunctions")
-    _intercepting = enabled
-
-
-def _answer_botocore(request: Any, **_: Any) -> Any:
-    if not _intercepting:
-        return None
-    host = urlsplit(request.url).hostname or ""
-    if not host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
-        return None
-    from botocore.awsrequest import AWSResponse
-    from moto.core.botocore_stubber import MockRawResponse
-
-    body = request.body or b""
-    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
-    status, out, answer = active_api().handle(headers.get("X-Amz-Target", ""),
-                                              body.encode() if isinstance(body, str) else body, headers)
-    return AWSResponse(request.url, status, out, MockRawResponse(answer))
+@register("stepfunctions")  # every action: Step Functions is drydock's engine, not moto's
+def _answer(call: Call) -> Answer:
+    status, headers, body = active_api().handle(TARGET_PREFIX + call.action, call.body, call.headers)
+    return Answer(status, headers, body)

@@ -3,7 +3,8 @@
 `build_handlers(cloud)` returns the `TaskHandlers` the engine asks with `resolve(resource)`:
 
 - `arn:aws:states:::<service>:<action>[.sync|.sync:2|.waitForTaskToken]` -> the optimized integration
-  registered for (service, action) in `lambda_`, `sqs`, `sns`, `dynamodb`, `events`, `states`, `glue`;
+  registered for (service, action) in `lambda_`, `sqs`, `sns`, `dynamodb`, `events`, `states`, `glue`,
+  `sagemaker`;
 - `arn:aws:states:::aws-sdk:<service>:<action>` -> `aws_sdk`, for any action the SDK knows;
 - a bare Lambda function ARN -> `lambda_.invoke_function_arn`;
 - an activity ARN -> the activity dispatcher of the Step Functions API, when one is attached.
@@ -21,8 +22,8 @@ from asl import errors as E
 from asl.errors import StatesError
 from asl.history import to_json
 from asl.tasks import Resource, TaskHandler, TaskRequest, no_handler_error
-from harness.integrations import (aws_sdk, dynamodb, events, glue, lambda_, sns, sqs,  # noqa: F401 - registration
-                                  states)
+from harness.integrations import (aws_sdk, dynamodb, events, glue, lambda_, sagemaker, sns,  # noqa: F401 - registration
+                                  sqs, states)
 from harness.integrations.registry import REGISTRY, Integration, Services
 from harness.integrations.s3_items import S3ItemStore
 

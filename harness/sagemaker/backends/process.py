@@ -33,6 +33,8 @@ class ProcessBackend:
 
     def __init__(self, stop_grace_seconds: float = 120.0) -> None:
         self.stop_grace_seconds = stop_grace_seconds
+        self._running: tuple[subprocess.Popen, threading.Event] | None = None
+        self._stopping = False
 
     def opt_ml_path(self, root: Path) -> str:
         return str(root)
@@ -47,6 +49,9 @@ class ProcessBackend:
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1,
             start_new_session=True)
         timed_out = threading.Event()
+        self._running = (process, timed_out)
+        if self._stopping:  # stop() came while the command was starting
+            self._stop_soon(process, timed_out)
         watchdog = None
         if spec.max_runtime_seconds:
             watchdog = threading.Timer(spec.max_runtime_seconds, self._stop, (process, timed_out))
@@ -55,6 +60,7 @@ class ProcessBackend:
         exit_code = process.wait()
         if watchdog:
             watchdog.cancel()
+        self._running = None
         return ProcessResult(exit_code, started_at, datetime.now(timezone.utc), logs, timed_out.is_set())
 
     @staticmethod
@@ -78,6 +84,17 @@ class ProcessBackend:
     def _environment(spec: JobSpec) -> dict[str, str]:
         inherited = {name: os.environ[name] for name in HOST_VARIABLES if name in os.environ}
         return {**inherited, **spec.environment, "PYTHONUNBUFFERED": "1"}
+
+    def stop(self) -> None:
+        """Stop the running command as StopTrainingJob does (SIGTERM, SIGKILL after the grace period); `run`
+        then reports it as `timed_out`, which the runtime turns into a Stopped job."""
+        self._stopping = True
+        running = self._running
+        if running is not None:
+            self._stop_soon(*running)
+
+    def _stop_soon(self, process: subprocess.Popen, timed_out: threading.Event) -> None:
+        threading.Thread(target=self._stop, args=(process, timed_out), daemon=True).start()
 
     def _stop(self, process: subprocess.Popen, timed_out: threading.Event) -> None:
         timed_out.set()
