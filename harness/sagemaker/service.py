@@ -32,7 +32,8 @@ from botocore.validate import ParamValidator
 
 from harness.overlay import OVERLAY, Call, ServiceError
 from harness.sagemaker import jobs
-from harness.sagemaker.backends import Backend, make_backend
+from harness.sagemaker.backends import Backend
+from harness.sagemaker.backends.process import ProcessBackend
 from harness.sagemaker.jobs import KINDS, PROCESSING, TRAINING, Job, Kind
 from harness.sagemaker.listing import Fields, select
 from harness.sagemaker.registry import Registry
@@ -90,11 +91,11 @@ class SageMakerService:
 
     Args:
         work_dir: where job roots (each job's /opt/ml tree) live while jobs run; a temporary directory by default.
-        backend: makes the backend that runs one job's container; by default `make_backend`, which reads
-            DRYDOCK_BACKEND (process, the default, or docker) when the job starts.
+        backend: makes the backend that runs one job's container; by default `default_backend`: `make_backend`,
+            which reads DRYDOCK_BACKEND (process, the default, or docker) when the job starts.
     """
 
-    def __init__(self, work_dir: Path | None = None, backend: Callable[[], Backend] = make_backend):
+    def __init__(self, work_dir: Path | None = None, backend: Callable[[], Backend] | None = None):
         self._work_dir = work_dir
         self.backend = backend or default_backend
         self._regions: dict[tuple[str, str], Region] = {}
