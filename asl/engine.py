@@ -27,6 +27,8 @@ from asl.tasks import HandlerTable, TaskHandlers
 # *data_limit_exceeded_on_large_utf8_response*)
 UNCATCHABLE = {E.RUNTIME}
 _RETRIABLE_TYPES = {"Task", "Map", "Parallel"}
+AWS_MAX_HISTORY_EVENTS = 25_000  # AWS quota: "Maximum execution history size: 25,000 events"
+_YIELD_EVERY = 64
 
 
 class ApiError(Exception):
@@ -103,8 +105,10 @@ class Engine:
     """Runs executions of compiled programs against task handlers on one scheduler."""
 
     def __init__(self, handlers: TaskHandlers | None = None, *, clock: Clock | None = None, region: str = "us-east-1",
-                 account: str = "123456789012", seed: int = 0, map_readers: Any = None):
+                 account: str = "123456789012", seed: int = 0, map_readers: Any = None,
+                 max_history_events: int = AWS_MAX_HISTORY_EVENTS):
         self.scheduler = Scheduler(clock)
+        self.max_history_events = max_history_events  # raise only to measure beyond AWS's quota (benchmarks)
         self.handlers: TaskHandlers = handlers or HandlerTable()
         self.region, self.account, self.seed = region, account, seed
         self.tokens: dict[str, _TokenWait] = {}
@@ -224,12 +228,19 @@ class Engine:
                            first_input_text: str | None = None) -> Any:
         name: str | None = program.start_at
         input_text = first_input_text
+        transitions = 0
         while name is not None:
+            if len(frame.history.events) >= self.max_history_events:
+                raise StatesError(E.RUNTIME, f"The execution reached the maximum number of events in its history "
+                                             f"({self.max_history_events}).", located=True)
             state = program.states[name]
             data, name = await self._run_state(ex, frame, state, data, input_text)
             input_text = None
             if state.type in ("Succeed",) or (state.end and name is None):
                 break
+            transitions += 1
+            if transitions % _YIELD_EVERY == 0:  # let timers, stops and other branches in: no fiber hogs the loop
+                await self.scheduler.sleep(0)
         return data
 
     async def _run_state(self, ex: Execution, frame: Frame, state: State, data: Any,

@@ -199,13 +199,13 @@ class Scheduler:
         for call in calls:
             call()
 
-    def run_ready(self) -> None:
-        """Run every ready fiber (and what they make ready) until none is ready."""
+    def run_ready(self, until: Callable[[], bool] | None = None) -> None:
+        """Run every ready fiber (and what they make ready) until none is ready or `until()` holds."""
         ready = self._ready
         while True:
             if self._inbox:
                 self._drain_inbox()
-            if not ready:
+            if not ready or (until is not None and until()):
                 return
             fiber, value, error = ready.popleft()
             if fiber.done.done:
@@ -232,7 +232,7 @@ class Scheduler:
         `idle_grace` wall seconds for one before skipping time.
         """
         while True:
-            self.run_ready()
+            self.run_ready(until)
             if until is not None and until():
                 return
             when = self.next_timer()

@@ -191,3 +191,30 @@ def test_stop_execution_aborts():
     engine.stop_execution(ex, "Stopped.ByTest", "because")
     engine.run()
     assert (ex.status, types(ex)[-1]) == ("ABORTED", "ExecutionAborted")
+
+
+def test_an_endless_loop_ends_at_aws_history_quota_instead_of_hanging():
+    definition = {"StartAt": "Again", "States": {
+        "Again": {"Type": "Pass", "Next": "Loop?"},
+        "Loop?": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": True, "Next": "Again"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Succeed"}}}
+    _, ex = run(definition, '{"go": true}', max_history_events=500)
+    assert (ex.status, ex.error) == ("FAILED", "States.Runtime")
+    assert "maximum number of events" in ex.cause
+    assert len(ex.history.events) <= 503
+
+
+def test_run_until_can_stop_a_fiber_that_never_waits():
+    definition = {"StartAt": "Again", "States": {
+        "Again": {"Type": "Pass", "Next": "Loop?"},
+        "Loop?": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": True, "Next": "Again"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Succeed"}}}
+    engine = Engine()
+    ex = engine.start(definition, '{"go": true}')
+    engine.run(until=lambda: len(ex.history.events) > 300)
+    assert ex.status == "RUNNING" and len(ex.history.events) < 1000
+    engine.stop_execution(ex)
+    engine.run()
+    assert ex.status == "ABORTED"
