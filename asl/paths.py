@@ -166,6 +166,8 @@ def _parse_bracket(text: str, i: int, segs: list[Any]) -> int:
         if len(parts) > 3 or not all(p.strip() == "" or _INT.fullmatch(p.strip()) for p in parts):
             raise PathSyntaxError(f"malformed slice [{body}]")
         vals = [int(p) if p.strip() else None for p in parts] + [None] * (3 - len(parts))
+        if vals[2] == 0:  # refused when compiled, not a ValueError per evaluation (found by tests/fuzz)
+            raise PathSyntaxError(f"malformed slice [{body}]: the step cannot be 0")
         segs.append(_Slice(vals[0], vals[1], vals[2]))
     elif "," in body:
         try:

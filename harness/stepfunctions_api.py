@@ -95,6 +95,8 @@ class StepFunctionsApi:
             raise ApiError("SerializationException", f"The request body of {action} is not JSON: {err}") from None
         if not isinstance(params, dict):
             raise ApiError("SerializationException", f"The request body of {action} must be a JSON object")
+        # a member sent as null is a member not sent (found by tests/fuzz: {"stateMachineArn": null} was a 500)
+        params = {key: value for key, value in params.items() if value is not None}
         check_request(action, params)
         backend = self.store.backend(*request_identity(headers))
         if name in _OFF_PUMP:
