@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 
 from harness.overlay import Answer, Call, ServiceError, register
 from harness.sagemaker import serving
+from harness.sagemaker.backends import start_server
 from harness.sagemaker.container import S3_ERRORS, parse_s3_uri
 
 SAGEMAKER_ACTIONS = ("CreateEndpoint", "DescribeEndpoint", "ListEndpoints", "UpdateEndpoint", "DeleteEndpoint")
@@ -263,12 +264,13 @@ class Endpoints:
         clients: boto3 clients for this account and region: `sagemaker` (moto, for endpoint configs and models)
             and `s3` (model data, inference code, captured data).
         work_dir: where model data is unpacked, one directory per deployment.
-        start: starts a serving container from (ContainerDefinition, s3 client, directory); the default runs
-            `serving.InProcessServer`. A Docker backend plugs in here.
+        start: starts a serving container from (ContainerDefinition, s3 client, directory); the default,
+            `backends.start_server`, runs `serving.InProcessServer`, or `serve` in the model's image when
+            DRYDOCK_BACKEND=docker.
     """
 
     def __init__(self, account: str, region: str, clients: ClientSource, work_dir: Path,
-                 start: Callable[[dict[str, Any], Any, Path], serving.Server] = serving.start_server):
+                 start: Callable[[dict[str, Any], Any, Path], serving.Server] = start_server):
         self.account = account
         self.region = region
         self.clients = clients

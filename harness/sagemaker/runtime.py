@@ -103,7 +103,9 @@ def run_training_job(request: dict, s3: Any, backend: Backend, work_dir: Path) -
     environment = container.training_environment(request, backend.opt_ml_path(root))
     max_runtime = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     with phases.timed("Training"):
-        process = backend.run(JobSpec(name, root, command, environment, working_dir, max_runtime))
+        process = backend.run(JobSpec(name, root, command, environment, working_dir, max_runtime,
+                                      image=request["AlgorithmSpecification"].get("TrainingImage"),
+                                      image_entrypoint=command == ["train"]))
     status, secondary_status, failure_reason = _outcome(process, root)
     artifacts: dict[str, str] = {}
     if status != "Failed":
@@ -145,8 +147,9 @@ def run_processing_job(request: dict, s3: Any, backend: Backend, work_dir: Path)
     except container.PlatformError as error:
         return JobResult(name, "ProcessingJob", "Failed", "Failed", _limit(str(error)), phases=phases)
     max_runtime = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    app = request["AppSpecification"]
     spec = JobSpec(name, root, container.processing_command(request), dict(request.get("Environment", {})),
-                   None, max_runtime)
+                   None, max_runtime, image=app["ImageUri"], image_entrypoint="ContainerEntrypoint" not in app)
     with phases.timed("Processing"):
         process = backend.run(spec)
     status, _, failure_reason = _outcome(process, root)

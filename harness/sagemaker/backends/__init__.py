@@ -6,12 +6,15 @@ artifacts and the job's status stay with the runtime, so every backend behaves t
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 OPT_ML = "/opt/ml"
+BACKEND_VARIABLE = "DRYDOCK_BACKEND"  # process (default) | docker
+BACKENDS = ("process", "docker")
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,9 @@ class JobSpec:
     """One job's container invocation.
 
     `command` and `working_dir` are container paths (under /opt/ml); `root` is the host directory that holds the
-    job's /opt/ml tree; `environment` was built against `Backend.opt_ml_path(root)`.
+    job's /opt/ml tree; `environment` was built against `Backend.opt_ml_path(root)`. `image` is the request's
+    TrainingImage / ImageUri (container backends run it); `image_entrypoint` says `command` goes to the image's own
+    ENTRYPOINT (`train`, or ContainerArguments without ContainerEntrypoint) instead of replacing it.
     """
 
     job_name: str
@@ -28,6 +33,8 @@ class JobSpec:
     environment: dict[str, str]
     working_dir: str | None = None
     max_runtime_seconds: int | None = None
+    image: str | None = None
+    image_entrypoint: bool = False
 
 
 @dataclass
@@ -48,3 +55,47 @@ class Backend(Protocol):
 
     def run(self, spec: JobSpec) -> ProcessResult:
         """Run the command to completion (or MaxRuntimeInSeconds) and return its logs and exit code."""
+
+
+def start_server(container: dict[str, Any], s3: Any, root: Path) -> Any:
+    """Start an endpoint variant's serving container (`endpoints.Endpoints`' default `start`) on the backend
+    DRYDOCK_BACKEND names when the endpoint deploys: a thread of this process (process, the default) or `serve`
+    in the model's image (docker). Returns a `serving.Server`; raises `serving.ModelLoadError`."""
+    if (os.environ.get(BACKEND_VARIABLE) or "process").strip().lower() == "docker":
+        from harness.sagemaker.backends.docker import start_server as start_in_docker
+
+        return start_in_docker(container, s3, root)
+    from harness.sagemaker.serving import start_server as start_in_process
+
+    return start_in_process(container, s3, root)
+
+
+def make_backend(name: str | None = None) -> Backend:
+    """A new backend: `name` ("process" or "docker") for this call, else the process's DRYDOCK_BACKEND (default
+    "process"). An unknown name given here raises ValueError; one in DRYDOCK_BACKEND gives a backend that fails
+    every job with a FailureReason saying so (jobs run on worker threads, where an exception would go unseen)."""
+    chosen = (name if name is not None else os.environ.get(BACKEND_VARIABLE) or "process").strip().lower()
+    if chosen == "process":
+        from harness.sagemaker.backends.process import ProcessBackend
+
+        return ProcessBackend()
+    if chosen == "docker":
+        from harness.sagemaker.backends.docker import DockerBackend
+
+        return DockerBackend()
+    problem = f"unknown backend {chosen!r}: choose one of {', '.join(BACKENDS)}"
+    if name is not None:
+        raise ValueError(problem)
+    return _Unavailable(f"{BACKEND_VARIABLE}={os.environ.get(BACKEND_VARIABLE)!r} names an {problem}")
+
+
+class _Unavailable:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def opt_ml_path(self, root: Path) -> str:
+        return str(root)
+
+    def run(self, spec: JobSpec) -> ProcessResult:
+        now = datetime.now(timezone.utc)
+        return ProcessResult(None, now, now, launch_error=self.reason)

@@ -300,6 +300,7 @@ def _media_type(header: str | None, default: str) -> str:
 class InferenceHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "drydock-serve/1"
+    disable_nagle_algorithm = True  # headers and body are two writes: Nagle + delayed ACK held each reply ~40 ms
     handlers: Handlers  # set on the class by make_server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
