@@ -2,7 +2,9 @@
 
 Mirrors ValidateStateMachineDefinition (same codes, messages and `--json` shape) and adds what the
 API cannot: the file line and column of each finding, for a bare definition (JSON or YAML) or for
-each state machine of a CloudFormation template. Exit codes: 0 clean, 1 findings, 2 unusable input.
+each state machine of a CloudFormation template; drydock's own findings (`harness.lint`: DRYDOCK_*
+codes, for definitions AWS accepts that cannot work); and a "suggestion:" with the fix for each
+finding. Exit codes: 0 clean, 1 findings, 2 unusable input.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from asl.errors import Diagnostic, LoadError
 from asl.load import Position, load_definition, load_document
 from asl.validate import validate
 from harness.cfn import Template, TemplateLoader, is_template, state_machines
+from harness.lint import Advice, lint, suggest
 
 NAME = "validate"
 HELP = "Check a state machine definition (JSON/YAML) or a CloudFormation template, as AWS would."
@@ -30,17 +33,20 @@ class Finding:
     line: int
     column: int
     state_machine: str | None = None
+    suggestion: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         place = {"line": self.line, "column": self.column}
         machine = {"stateMachine": self.state_machine} if self.state_machine else {}
-        return {**self.diagnostic.to_api(), **place, **machine}
+        fix = {"suggestion": self.suggestion} if self.suggestion else {}
+        return {**self.diagnostic.to_api(), **place, **machine, **fix}
 
     def to_text(self, source: str) -> str:
         where = self.diagnostic.location or "/"
         if self.state_machine:
             where = f"{where} in {self.state_machine}"
-        return f"{source}:{self.line}:{self.column}: {self.diagnostic.code}: {self.diagnostic.message} (at {where})"
+        text = f"{source}:{self.line}:{self.column}: {self.diagnostic.code}: {self.diagnostic.message} (at {where})"
+        return text + (f"\n    suggestion: {self.suggestion}" if self.suggestion else "")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,22 +81,39 @@ def check_text(text: str, source: str) -> tuple[list[Finding], int]:
     if is_template(document):
         return _check_template(Template(document, source_map, text))
     definition, source_map = load_definition(text, source)
-    return _located(validate(definition), source_map.nearest), 1
+    return _located(_advised(definition, _checked(definition), text), source_map.nearest), 1
 
 
 def _check_template(template: Template) -> tuple[list[Finding], int]:
     machines = state_machines(template)
     findings = []
     for machine in machines:
-        findings += [Finding(d, line, column, machine.logical_id) for d, (line, column) in machine.problems]
+        findings += [Finding(d, line, column, machine.logical_id,
+                             suggest(d, machine.definition, text=machine.text, line_offset=machine.line_offset))
+                     for d, (line, column) in machine.problems]
         if machine.definition is not None:
-            findings += _located(validate(machine.definition), machine.position, machine.logical_id)
+            advised = _advised(machine.definition, _checked(machine.definition), machine.text, machine.line_offset)
+            findings += _located(advised, machine.position, machine.logical_id)
     return sorted(findings, key=lambda f: (f.line, f.column)), len(machines)
 
 
-def _located(diagnostics: list[Diagnostic], place: Callable[[str], Position | None],
+def _checked(definition: Any) -> list[Diagnostic]:
+    """The definition's findings, and those of Task resources AWS does not offer (as CreateStateMachine reports)."""
+    from harness.integrations.catalog import check_resources
+
+    return validate(definition) + check_resources(definition)
+
+
+def _advised(definition: Any, diagnostics: list[Diagnostic], text: str, line_offset: int | None = None) -> list[Advice]:
+    """AWS's findings with drydock's suggestion for each, then drydock's own findings (`harness.lint`)."""
+    advised = [Advice(d, suggest(d, definition, text=text, line_offset=line_offset)) for d in diagnostics]
+    return advised + lint(definition)
+
+
+def _located(advice: list[Advice], place: Callable[[str], Position | None],
              state_machine: str | None = None) -> list[Finding]:
-    findings = [Finding(d, *(place(d.location) or (1, 1)), state_machine) for d in diagnostics]
+    findings = [Finding(a.diagnostic, *(place(a.diagnostic.location) or (1, 1)), state_machine, a.suggestion)
+                for a in advice]
     return sorted(findings, key=lambda f: (f.line, f.column))
 
 

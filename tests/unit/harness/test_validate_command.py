@@ -39,7 +39,9 @@ def test_findings_print_file_line_col_code_and_pointer(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         f"{path}:6:5: MISSING_TRANSITION_TARGET: Missing 'Next' target: Evaluate (at /States/Train/Next)",
+        "    suggestion: add a state named \"Evaluate\" or point the transition at an existing state",
         f"{path}:7:3: SCHEMA_VALIDATION_FAILED: State \"Report\" is not reachable. (at /States/Report)",
+        "    suggestion: nothing transitions to 'Report': point a Next, Default, Choice or Catch at it, or delete it",
         f"{path}: 2 error(s), 0 warning(s) in 1 state machine",
     ]
 
@@ -52,7 +54,8 @@ def test_json_output_has_the_api_shape(tmp_path, capsys):
     first = report["diagnostics"][0]
     assert first == {"severity": "ERROR", "code": "MISSING_TRANSITION_TARGET",
                      "message": "Missing 'Next' target: Evaluate", "location": "/States/Train/Next",
-                     "line": 6, "column": 5}
+                     "line": 6, "column": 5,
+                     "suggestion": "add a state named \"Evaluate\" or point the transition at an existing state"}
 
 
 def test_json_output_when_clean(tmp_path, capsys):
@@ -63,19 +66,27 @@ def test_json_output_when_clean(tmp_path, capsys):
 
 def test_seed_template_reports_the_comment_with_its_template_line(capsys):
     assert main(["validate", str(SEED)]) == 1
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{SEED}:19:57: INVALID_JSON_DESCRIPTION: DefinitionString is not valid JSON")
-    assert out[0].endswith("(at / in MLWorkflowStateMachine)")
-    assert f"{SEED}:71:13: SCHEMA_VALIDATION_FAILED" in out[1]
-    assert out[-1] == f"{SEED}: 5 error(s), 0 warning(s) in 1 state machine"
+    lines = capsys.readouterr().out.splitlines()
+    findings = [line for line in lines if not line.startswith("    suggestion: ")]
+    # findings come in template order; every one is followed by its suggestion (tests/unit/harness/test_lint.py)
+    assert [line.split(": ", 1)[0] for line in findings[:-1]] == [
+        f"{SEED}:{place}" for place in ("17:15", "19:57", "35:15", "51:19", "71:13", "75:17", "78:19", "93:13",
+                                        "109:13", "118:13")]
+    assert findings[1].startswith(f"{SEED}:19:57: INVALID_JSON_DESCRIPTION: DefinitionString is not valid JSON")
+    assert findings[1].endswith("(at / in MLWorkflowStateMachine)")
+    assert f"{SEED}:71:13: SCHEMA_VALIDATION_FAILED" in findings[4]
+    assert "arn:aws:states:::aws-sdk:sagemaker:startPipelineExecution" in lines[lines.index(findings[0]) + 1]
+    assert len(lines) == 2 * len(findings) - 1
+    assert findings[-1] == f"{SEED}: 8 error(s), 2 warning(s) in 1 state machine"
 
 
 def test_seed_template_json_names_the_state_machine(capsys):
     assert main(["validate", "--json", str(SEED)]) == 1
     report = json.loads(capsys.readouterr().out)
     codes = [(d["code"], d["line"], d["stateMachine"]) for d in report["diagnostics"]]
-    assert codes[0] == ("INVALID_JSON_DESCRIPTION", 19, "MLWorkflowStateMachine")
-    assert len(codes) == 5
+    assert codes[1] == ("INVALID_JSON_DESCRIPTION", 19, "MLWorkflowStateMachine")
+    assert len(codes) == 10
+    assert all(d["suggestion"] for d in report["diagnostics"])
 
 
 def test_template_without_state_machines_exits_2(tmp_path, capsys):
