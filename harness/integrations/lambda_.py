@@ -19,6 +19,7 @@ runtime in `lambda_runtime.py`; its `time.sleep` waits on the execution's clock.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import io
@@ -28,6 +29,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import zipfile
@@ -247,16 +249,75 @@ def _environment(services: Services, function: Function) -> dict[str, str]:
     return env
 
 
+class _Worker:
+    """A warm runtime process for one function configuration, with its log file."""
+
+    def __init__(self, function: Function, env: dict[str, str]):
+        # append mode: the child shares this file's offset, so its writes must not follow our seeks
+        self.log = tempfile.TemporaryFile(mode="a+", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, "-u", RUNTIME], cwd=function.code_dir, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, encoding="utf-8")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_since(self, offset: int) -> str:
+        self.log.seek(offset)
+        return self.log.read()
+
+    def log_end(self) -> int:
+        return self.log.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        self.log.close()
+
+
+_IDLE: dict[tuple[Any, ...], list[_Worker]] = {}
+_IDLE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_idle_workers() -> None:
+    with _IDLE_LOCK:
+        workers = [w for pool in _IDLE.values() for w in pool]
+        _IDLE.clear()
+    for worker in workers:
+        worker.close()
+
+
+def _checkout(function: Function, env: dict[str, str]) -> tuple[tuple[Any, ...], _Worker]:
+    key = (function.arn, function.version, function.code_dir, function.handler, tuple(sorted(env.items())))
+    with _IDLE_LOCK:
+        pool = _IDLE.get(key, [])
+        while pool:
+            worker = pool.pop()
+            if worker.alive():
+                return key, worker
+            worker.close()
+    return key, _Worker(function, env)
+
+
+def _checkin(key: tuple[Any, ...], worker: _Worker) -> None:
+    with _IDLE_LOCK:
+        _IDLE.setdefault(key, []).append(worker)
+
+
 async def run(services: Services, request: TaskRequest, function: Function, event: str,
               client_context: str | None = None) -> Invocation:
-    """Run one invocation in a fresh child process; its sleeps are awaited on the execution's clock."""
+    """Run one invocation in a warm runtime for the function (a new one on a cold start); its sleeps are
+    awaited on the execution's clock. A runtime that timed out or died is discarded, as AWS discards
+    an execution environment after a timeout."""
     request_id = services.new_id()
     start = request.now()
     deadline = start + function.timeout
-    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-u", RUNTIME], cwd=function.code_dir, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=log, env=_environment(services, function),
-                            text=True, encoding="utf-8")
+    key, worker = _checkout(function, _environment(services, function))
+    proc, offset, reusable = worker.proc, worker.log_end(), False
     budget = function.timeout  # wall seconds the function may compute (its sleeps are on the clock)
     try:
         _send(proc, {"handler": function.handler, "event": event, "now": start, "deadline": deadline,
@@ -269,29 +330,29 @@ async def run(services: Services, request: TaskRequest, function: Function, even
             budget -= time.monotonic() - began
             if message is None:
                 if proc.poll() is None:  # still computing when its time ran out
-                    return _timed_out(function, request_id, _log(log))
+                    return _timed_out(function, request_id, worker.log_since(offset))
                 return Invocation(200, compact({"errorType": "Runtime.ExitError", "errorMessage":
                                                 f"RequestId: {request_id} Error: Runtime exited with error: exit "
-                                                f"status {proc.returncode}"}), function.version, "Unhandled", _log(log))
+                                                f"status {proc.returncode}"}), function.version, "Unhandled",
+                                  worker.log_since(offset))
             if "sleep" in message:
                 wake = request.now() + float(message["sleep"])
                 if wake >= deadline:
                     await request.sleep(max(0.0, deadline - request.now()))
-                    return _timed_out(function, request_id, _log(log))
+                    return _timed_out(function, request_id, worker.log_since(offset))
                 await request.sleep(float(message["sleep"]))
                 _send(proc, {"now": request.now()})
                 continue
+            reusable = True
             if "error" in message:
-                return Invocation(200, compact(message["error"]), function.version, "Unhandled", _log(log))
-            return Invocation(200, message["result"], function.version, None, _log(log))
+                return Invocation(200, compact(message["error"]), function.version, "Unhandled",
+                                  worker.log_since(offset))
+            return Invocation(200, message["result"], function.version, None, worker.log_since(offset))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                stream.close()
-        log.close()
+        if reusable and worker.alive():
+            _checkin(key, worker)
+        else:
+            worker.close()
 
 
 def _timed_out(function: Function, request_id: str, log: str) -> Invocation:
@@ -320,6 +381,4 @@ def _receive(proc: subprocess.Popen, budget: float) -> dict[str, Any] | None:
     return json.loads(line)
 
 
-def _log(log: Any) -> str:
-    log.seek(0)
-    return log.read()
+

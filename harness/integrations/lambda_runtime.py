@@ -8,8 +8,11 @@ call the handler with the event, and answer with the result or with the error pa
 Time is the parent's: `time.sleep(s)` asks the parent to sleep on the execution's clock (virtual by
 default, so a function that sleeps 60 s costs no wall time) and `time.time()` reports that clock.
 
+The process stays warm between invocations, as AWS keeps an execution environment: the module is
+imported once and its globals persist; the parent reuses an idle runtime for the same function.
+
 Protocol (one JSON object per line; the parent writes to stdin, the runtime to its original stdout,
-while the handler's own prints go to stderr, the function's log):
+while the handler's own prints go to stderr, the function's log), repeated per invocation:
   parent -> {"handler", "event" (JSON text), "context": {...}, "now", "deadline"}
   runtime -> {"sleep": seconds}            parent -> {"now": t}
   runtime -> {"result": JSON text} | {"error": {...}}
@@ -52,6 +55,9 @@ class Clock:
         self.channel = channel
         self.base, self.real = now, time.monotonic()
         self._sleep, self._time = time.sleep, time.time
+
+    def sync(self, now: float) -> None:
+        self.base, self.real = now, time.monotonic()
 
     def now(self) -> float:
         return self.base + (time.monotonic() - self.real)
@@ -130,33 +136,40 @@ def main() -> None:
     init = channel.receive()
     clock = Clock(channel, float(init["now"]))
     clock.install()
+    handlers: dict = {}
+    while True:
+        clock.sync(float(init["now"]))
+        channel.send(invoke(init, handlers, clock, code_dir))
+        init = channel.receive()
+
+
+def invoke(init: dict, handlers: dict, clock: Clock, code_dir: str) -> dict:
+    """One invocation: the answer to send back."""
     fields = init["context"]
     request_id = fields["aws_request_id"]
     try:
-        handler = load_handler(init["handler"])
+        if init["handler"] not in handlers:
+            handlers[init["handler"]] = load_handler(init["handler"])
+        handler = handlers[init["handler"]]
     except _Runtime as exc:
-        channel.send({"error": {"errorMessage": str(exc), "errorType": exc.error_type, "requestId": request_id,
-                                "stackTrace": []}})
-        return
+        return {"error": {"errorMessage": str(exc), "errorType": exc.error_type, "requestId": request_id,
+                          "stackTrace": []}}
     context = LambdaContext(fields, clock, float(init["deadline"]))
     try:
         event = json.loads(init["event"]) if init["event"] else {}
     except ValueError as exc:
-        channel.send({"error": {"errorMessage": f"Unable to unmarshal input: {exc}", "errorType": "Runtime.UnmarshalError",
-                                "requestId": request_id, "stackTrace": []}})
-        return
+        return {"error": {"errorMessage": f"Unable to unmarshal input: {exc}", "errorType": "Runtime.UnmarshalError",
+                          "requestId": request_id, "stackTrace": []}}
     try:
         result = handler(event, context)
     except Exception as exc:  # noqa: BLE001 - every failure of the handler is the function's error
-        channel.send({"error": error_payload(exc, request_id, code_dir)})
-        return
+        return {"error": error_payload(exc, request_id, code_dir)}
     try:
         text = result.decode() if isinstance(result, (bytes, bytearray)) else json.dumps(result)
     except (TypeError, ValueError, UnicodeDecodeError) as exc:
-        channel.send({"error": {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError",
-                                "requestId": request_id, "stackTrace": []}})
-        return
-    channel.send({"result": text})
+        return {"error": {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError",
+                          "requestId": request_id, "stackTrace": []}}
+    return {"result": text}
 
 
 if __name__ == "__main__":

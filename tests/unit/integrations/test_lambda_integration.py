@@ -118,3 +118,12 @@ def test_states_task_failed_catches_a_function_error(runner) -> None:
         "Caught": {"Type": "Pass", "End": True}}}
     ex = runner.run(definition)
     assert ex.status == "SUCCEEDED" and ex.output["Error"] == "Exception"
+
+
+def test_a_warm_function_keeps_its_globals_between_invocations(runner) -> None:
+    # AWS reuses a warm execution environment: module state survives from one invocation to the next
+    runner.create_function("counter", "calls = 0\n\ndef handler(event, context):\n    global calls\n"
+                                      "    calls += 1\n    return calls\n")
+    first = runner.run(task(INVOKE, {"FunctionName": "counter", "Payload": {}}))
+    second = runner.run(task(INVOKE, {"FunctionName": "counter", "Payload": {}}))
+    assert (first.output["Payload"], second.output["Payload"]) == (1, 2)
