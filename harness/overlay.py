@@ -37,7 +37,8 @@ from harness.cloud import DEFAULT_ACCOUNT, DEFAULT_REGION
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/")
 # Modules that register drydock's own actions when imported; a missing one is skipped (work in progress).
 BUILTIN_MODULES = ("harness.stepfunctions_api", "harness.sagemaker.service", "harness.sagemaker.endpoints",
-                   "harness.sagemaker.pipelines.api", "harness.sagemaker.monitor.api")
+                   "harness.sagemaker.pipelines.api", "harness.sagemaker.monitor.api",
+                   "harness.sagemaker.featurestore")
 
 
 class Answer(NamedTuple):
@@ -133,7 +134,7 @@ class Overlay:
                     raise ValueError(f"{service} has no action {', '.join(unknown)}")
                 entry.actions.update(dict.fromkeys(actions, handler))
             if self._intercepting:
-                _moto_passthrough(entry.moto_name, True)
+                _moto_passthrough(entry, True)
 
     def unregister(self, service: str, actions: Iterable[str] | None = None) -> None:
         """Give `actions` (all of the service's when None) back to moto."""
@@ -148,7 +149,7 @@ class Overlay:
                     entry.actions.pop(action, None)
             if entry.everything is None and not entry.actions:
                 del self._services[service]
-                _moto_passthrough(entry.moto_name, False)
+                _moto_passthrough(entry, False)
 
     def handler(self, service: str, action: str) -> Handler | None:
         self.load_builtins()
@@ -216,7 +217,7 @@ class Overlay:
         with self._lock:
             self._intercepting = enabled
             for entry in self._services.values():
-                _moto_passthrough(entry.moto_name, enabled)
+                _moto_passthrough(entry, enabled)
 
     def _botocore_hook(self, request: Any, event_name: str = "", **_: Any) -> Any:
         if not self._intercepting:
@@ -233,11 +234,11 @@ class Overlay:
         from moto.core.botocore_stubber import MockRawResponse
 
         handler = entry.handler(action)
-        if handler is None:  # moto passes the service through: ask its backends here
-            answered = _ask_moto(request)
-            if answered is None:
-                return None
+        answered = _ask_moto(request) if handler is None else None  # moto passes the service through: ask it
+        if answered is not None:
             status, headers, body = answered
+        elif handler is None and entry.moto_name is not None:
+            return None
         else:
             from moto.core.request import Request
 
@@ -411,17 +412,25 @@ def _moto_name(model: Any) -> str | None:
     return next((name for name, pattern in backend_index.backend_url_patterns if pattern.match(url)), None)
 
 
-def _moto_passthrough(moto_name: str | None, enabled: bool) -> None:
-    """Make moto's botocore stubber leave a service alone (drydock's hook answers it), or not."""
-    if moto_name is None:
-        return
+def _moto_passthrough(entry: _Service, enabled: bool) -> None:
+    """Make moto's botocore stubber leave a service alone (drydock's hook answers it), or not.
+
+    A service moto has no backend for is passed through by its host: moto's stubber would answer it
+    "404 Not yet implemented" (and the hook answers its actions drydock does not take with an error).
+    """
     from moto.core.config import default_user_config
 
-    services = default_user_config.setdefault("core", {}).setdefault("passthrough", {}).setdefault("services", [])
-    if enabled and moto_name not in services:
-        services.append(moto_name)
-    elif not enabled and moto_name in services:
-        services.remove(moto_name)
+    passthrough = default_user_config.setdefault("core", {}).setdefault("passthrough", {})
+    name = entry.moto_name
+    if name is None:
+        host = re.escape(entry.model.endpoint_prefix)
+        name, passthrough = rf"https?://{host}\.[^/]+\.amazonaws\.com(\.cn)?/", passthrough.setdefault("urls", [])
+    else:
+        passthrough = passthrough.setdefault("services", [])
+    if enabled and name not in passthrough:
+        passthrough.append(name)
+    elif not enabled and name in passthrough:
+        passthrough.remove(name)
 
 
 def _ask_moto(request: Any) -> tuple[int, dict[str, str], Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 import time
 
@@ -52,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     install(api)  # task handlers calling Step Functions in-process reach this same API
     url = f"http://{args.host}:{args.port}"
+    if is_loopback_host(args.host):  # processing and training jobs' scripts reach the local cloud here
+        from harness.sagemaker.backends.process import ENDPOINT_VARIABLE
+
+        os.environ[ENDPOINT_VARIABLE] = url
     clock = "wall clock" if args.real_time else f"virtual clock, idle grace {args.idle_grace:g} s"
     print(f"drydock serve: AWS APIs on {url} (Step Functions: drydock engine on a {clock}; other services: moto)")
     print(f"  try: aws --endpoint-url {url} stepfunctions list-state-machines")

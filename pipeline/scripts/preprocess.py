@@ -4,6 +4,11 @@ Runs unchanged in the SageMaker scikit-learn container (`python3 /opt/ml/process
 Reads every CSV under /opt/ml/processing/input, derives behavioural features, splits train/validation/test
 (stratified on `churned`) and writes /opt/ml/processing/output/{train,validation,test}/<split>.csv in the
 built-in XGBoost CSV convention: label in the first column, no header.
+
+When FEATURE_GROUP_NAME is set, every customer's engineered features are also written to that SageMaker Feature
+Store feature group (online and offline stores) with PutRecord: `customer_id` is the record identifier and the
+snapshot date the event time (the group's own RecordIdentifierFeatureName / EventTimeFeatureName are used).
+boto3 finds the endpoint, region and credentials as usual: the job role's on SageMaker, AWS_ENDPOINT_URL locally.
 """
 import argparse
 import glob
@@ -25,6 +30,10 @@ NUMERIC = ["tenure_months", "monthly_charges", "login_frequency", "sessions_last
            "payment_failures"]
 BEHAVIOUR_FEATURES = ["days_since_last_login", "avg_session_duration", "minutes_last_30d",
                       "support_tickets_per_month", "payment_failures_per_month", "charges_per_login"]
+RECORD_IDENTIFIER = "customer_id"
+EVENT_TIME = "event_time"
+# The engineered features' names in the feature group: the transformer's output names without their prefix.
+FEATURE_NAMES = BEHAVIOUR_FEATURES + NUMERIC + ["plan_" + plan for plan in PLANS]
 
 
 def parse_args():
@@ -74,6 +83,62 @@ def build_transformer(snapshot):
     )
 
 
+def feature_group_definitions():
+    """FeatureDefinitions of the churn feature group (CreateFeatureGroup) that `ingest_features` writes to."""
+    return ([{"FeatureName": RECORD_IDENTIFIER, "FeatureType": "String"},
+             {"FeatureName": EVENT_TIME, "FeatureType": "String"}]
+            + [{"FeatureName": name, "FeatureType": "Fractional"} for name in FEATURE_NAMES])
+
+
+def engineered_features(transformer, raw):
+    """The transformer's output for `raw` as a frame named by FEATURE_NAMES."""
+    names = [name.split("__", 1)[-1] for name in transformer.get_feature_names_out()]
+    if names != FEATURE_NAMES:
+        raise ValueError("unexpected feature names: " + ",".join(names))
+    return pd.DataFrame(transformer.transform(raw), columns=names, index=raw.index)
+
+
+def _feature_value(value, feature_type):
+    if feature_type == "Integral":
+        return str(int(round(float(value))))
+    if feature_type == "Fractional":
+        return repr(float(value))
+    return str(value)
+
+
+def ingest_features(group_name, record_ids, features, snapshot, session=None):
+    """PutRecord one record per customer into the feature group; returns how many were written.
+
+    The group's definition (DescribeFeatureGroup) says which features are the record identifier and the event time
+    and how each value is written; a feature the group does not define fails the PutRecord (ValidationError).
+    """
+    import boto3
+
+    session = session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    if session.get_credentials() is None:
+        print("Feature Store: FEATURE_GROUP_NAME is {} but this job has no AWS credentials, so no features were "
+              "ingested. Feature Store ingestion needs an endpoint: on SageMaker the job's role provides it; with "
+              "drydock, run the job through `drydock serve`, which gives jobs AWS_ENDPOINT_URL".format(group_name))
+        return 0
+    group = session.client("sagemaker").describe_feature_group(FeatureGroupName=group_name)
+    runtime = session.client("sagemaker-featurestore-runtime")
+    types = {d["FeatureName"]: d["FeatureType"] for d in group["FeatureDefinitions"]}
+    identifier, event_name = group["RecordIdentifierFeatureName"], group["EventTimeFeatureName"]
+    if types.get(event_name) == "Fractional":
+        event_time = repr(float(snapshot.timestamp()))
+    else:
+        event_time = snapshot.strftime("%Y-%m-%dT%H:%M:%SZ")
+    names = list(features.columns)
+    for record_id, values in zip(record_ids, features.itertuples(index=False, name=None)):
+        record = [{"FeatureName": identifier, "ValueAsString": _feature_value(record_id, types.get(identifier))},
+                  {"FeatureName": event_name, "ValueAsString": event_time}]
+        record += [{"FeatureName": name, "ValueAsString": _feature_value(value, types.get(name, "Fractional"))}
+                   for name, value in zip(names, values) if not pd.isna(value)]
+        runtime.put_record(FeatureGroupName=group_name, Record=record)
+    print("Feature Store: put {} records into {} (event time {})".format(len(features), group_name, event_time))
+    return len(features)
+
+
 def write_split(name, labels, features):
     split_dir = os.path.join(OUTPUT_DIR, name)
     os.makedirs(split_dir, exist_ok=True)
@@ -96,8 +161,9 @@ def main():
 
     transformer = build_transformer(snapshot).fit(x_train)
     print("features: " + ",".join(transformer.get_feature_names_out()))
-    # FEATURE STORE HOOK: ingest here, before the split. `transformer.transform(raw)` with raw["customer_id"] as
-    # the record identifier and `snapshot` as the event time is the record set for the churn Feature Group.
+    if os.environ.get("FEATURE_GROUP_NAME"):
+        ingest_features(os.environ["FEATURE_GROUP_NAME"], raw[RECORD_IDENTIFIER],
+                        engineered_features(transformer, raw), snapshot)
     write_split("train", y_train, transformer.transform(x_train))
     write_split("validation", y_validation, transformer.transform(x_validation))
     write_split("test", y_test, transformer.transform(x_test))

@@ -16,12 +16,14 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness.sagemaker.backends import OPT_ML, JobSpec, ProcessResult
 from harness.sagemaker.backends import opt_ml_shim
 
 PYTHON_PROGRAM = re.compile(r"python(\d+(\.\d+)?)?")  # python, python3, python3.11
 HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "LD_LIBRARY_PATH")  # not AWS_*: jobs get no keys
+ENDPOINT_VARIABLE = "DRYDOCK_ENDPOINT_URL"  # set by `drydock serve`: where a job's script reaches the local cloud
 
 
 class ProcessBackend:
@@ -83,7 +85,7 @@ class ProcessBackend:
     @staticmethod
     def _environment(spec: JobSpec) -> dict[str, str]:
         inherited = {name: os.environ[name] for name in HOST_VARIABLES if name in os.environ}
-        return {**inherited, **spec.environment, "PYTHONUNBUFFERED": "1"}
+        return {**inherited, **cloud_environment(), **spec.environment, "PYTHONUNBUFFERED": "1"}
 
     def stop(self) -> None:
         """Stop the running command as StopTrainingJob does (SIGTERM, SIGKILL after the grace period); `run`
@@ -103,6 +105,26 @@ class ProcessBackend:
             process.wait(timeout=self.stop_grace_seconds)
         except subprocess.TimeoutExpired:
             _signal_group(process, signal.SIGKILL)
+
+
+def cloud_environment() -> dict[str, str]:
+    """What a job's script needs to call AWS, as SageMaker gives a container its region and its role's credentials.
+
+    With a local endpoint (DRYDOCK_ENDPOINT_URL, which `drydock serve` sets, else a loopback AWS_ENDPOINT_URL of
+    this process), boto3 in the job reaches it with dummy credentials. Without one (the in-process cloud lives in
+    this process, out of a child's reach) the job gets no credentials at all: the host's ~/.aws files and the
+    instance metadata are hidden, so a script can never reach real AWS from here.
+    """
+    from harness.cloud import DEFAULT_REGION, DUMMY_CREDENTIALS, is_loopback_host
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    out = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    endpoint = os.environ.get(ENDPOINT_VARIABLE) or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and is_loopback_host(urlsplit(endpoint).hostname):
+        out["AWS_ENDPOINT_URL"] = endpoint
+        out.update({name.upper(): value for name, value in DUMMY_CREDENTIALS.items()})
+    return out
 
 
 def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
