@@ -27,13 +27,14 @@ import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Generic, TypeVar, Any, Callable, Iterable, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from moto.core.exceptions import ServiceException
 
 from harness.cloud import DEFAULT_ACCOUNT, DEFAULT_REGION
 
+T = TypeVar("T")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/")
 # Modules that register drydock's own actions when imported; a missing one is skipped (work in progress).
 BUILTIN_MODULES = ("harness.stepfunctions_api", "harness.sagemaker.service", "harness.sagemaker.endpoints",
@@ -297,6 +298,27 @@ class Overlay:
 
 
 OVERLAY = Overlay()
+
+
+class ActiveSlot(Generic[T]):
+    """Which instance of a service module the overlay's handlers answer from: made on first use
+    (`factory`), or installed by a test or a server (`install` returns the previous one)."""
+
+    def __init__(self, factory: Callable[[], T]):
+        self._factory = factory
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def install(self, value: T | None) -> T | None:
+        with self._lock:
+            previous, self._value = self._value, value
+        return previous
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._factory()
+            return self._value
 
 
 def register(service: str, actions: Iterable[str] | None = None) -> Callable[[Handler], Handler]:

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import sys
-import threading
 import traceback
 import uuid
 from typing import Any, Callable
@@ -31,7 +30,7 @@ from asl.errors import INVALID_JSON_DESCRIPTION, Diagnostic
 from asl.tasks import HandlerTable, TaskHandlers
 from asl.validate import validate
 from harness.cloud import LocalCloud
-from harness.overlay import Answer, Call, register, request_identity
+from harness.overlay import ActiveSlot, Answer, Call, register, request_identity
 from harness.store import Backend, ExecutionRecord, Store, run_test_state
 
 TARGET_PREFIX = "AWSStepFunctions."
@@ -505,25 +504,9 @@ def _check(shape: Any, value: Any, path: str, problems: list[str]) -> None:
 
 
 # --------------------------------------------------------------------------- in-process boto3 and serve
-_active: StepFunctionsApi | None = None
-_active_lock = threading.Lock()
-
-
-def install(api: StepFunctionsApi | None) -> StepFunctionsApi | None:
-    """Make `api` the one in-process boto3 clients and `drydock serve` reach (None: a default one, made on
-    first use); returns the previous."""
-    global _active
-    with _active_lock:
-        previous, _active = _active, api
-    return previous
-
-
-def active_api() -> StepFunctionsApi:
-    global _active
-    with _active_lock:
-        if _active is None:
-            _active = StepFunctionsApi()
-        return _active
+_SLOT: ActiveSlot[StepFunctionsApi] = ActiveSlot(StepFunctionsApi)
+install = _SLOT.install  # the API boto3 clients and drydock serve reach
+active_api = _SLOT.get
 
 
 @register("stepfunctions")  # every action: Step Functions is drydock's engine, not moto's

@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol
 
 from botocore.exceptions import ClientError
 
-from harness.overlay import Answer, Call, ServiceError, register
+from harness.overlay import ActiveSlot, Answer, Call, ServiceError, register
 from harness.sagemaker import serving
 from harness.sagemaker.backends import start_server
 from harness.sagemaker.container import S3_ERRORS, parse_s3_uri
@@ -595,25 +595,9 @@ def _in_process_clients(account: str, region: str) -> ClientSource:
 
 # --- the overlay: boto3 in-process and `drydock serve` reach the active service -----------------------------------
 
-_active: EndpointService | None = None
-_active_lock = threading.Lock()
-
-
-def install(service: EndpointService | None) -> EndpointService | None:
-    """Make `service` the one boto3 clients and `drydock serve` reach (None: a default one, made on first use);
-    returns the previous."""
-    global _active
-    with _active_lock:
-        previous, _active = _active, service
-    return previous
-
-
-def active_service() -> EndpointService:
-    global _active
-    with _active_lock:
-        if _active is None:
-            _active = EndpointService()
-        return _active
+_SLOT: ActiveSlot[EndpointService] = ActiveSlot(EndpointService)
+install = _SLOT.install  # the service boto3 clients and drydock serve reach
+active_service = _SLOT.get
 
 
 @register("sagemaker", SAGEMAKER_ACTIONS)

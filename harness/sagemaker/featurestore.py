@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
-from harness.overlay import Call, ServiceError, register
+from harness.overlay import ActiveSlot, Call, ServiceError, register
 from harness.sagemaker.listing import Fields, select
 
 CONTROL_ACTIONS = ("CreateFeatureGroup", "DescribeFeatureGroup", "UpdateFeatureGroup", "DeleteFeatureGroup",
@@ -639,26 +639,15 @@ def _local_cloud(account: str, region: str) -> ClientSource:
 
 
 # --------------------------------------------------------------------------- the active store
-_active: FeatureStore | None = None
-_active_lock = threading.Lock()
+def _new_store() -> FeatureStore:
+    store = FeatureStore()
+    atexit.register(store.flush)  # buffered offline records reach S3 before the process ends
+    return store
 
 
-def install(store: FeatureStore | None) -> FeatureStore | None:
-    """Make `store` the one boto3 clients and `drydock serve` reach (None: a default one, made on first use);
-    returns the previous."""
-    global _active
-    with _active_lock:
-        previous, _active = _active, store
-    return previous
-
-
-def active_store() -> FeatureStore:
-    global _active
-    with _active_lock:
-        if _active is None:
-            _active = FeatureStore()
-            atexit.register(_active.flush)
-        return _active
+_SLOT: ActiveSlot[FeatureStore] = ActiveSlot(_new_store)
+install = _SLOT.install  # the store boto3 clients and drydock serve reach
+active_store = _SLOT.get
 
 
 def flush() -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
-from harness.overlay import Call, ServiceError, register
+from harness.overlay import ActiveSlot, Call, ServiceError, register
 from harness.sagemaker.monitor.baseline import MonitorError
 from harness.sagemaker.monitor.run import endpoint_capture_destination, run_monitoring
 
@@ -362,24 +362,9 @@ class MonitorService:
         return r.start(schedule, scheduled_time, background=False)
 
 
-_active: MonitorService | None = None
-_active_lock = threading.Lock()
-
-
-def install(service: MonitorService | None) -> MonitorService | None:
-    """Make `service` the one boto3 clients and `drydock serve` reach (None: a default one); returns the previous."""
-    global _active
-    with _active_lock:
-        previous, _active = _active, service
-    return previous
-
-
-def active_service() -> MonitorService:
-    global _active
-    with _active_lock:
-        if _active is None:
-            _active = MonitorService()
-        return _active
+_SLOT: ActiveSlot[MonitorService] = ActiveSlot(MonitorService)
+install = _SLOT.install  # the service boto3 clients and drydock serve reach
+active_service = _SLOT.get
 
 
 @register("sagemaker", ACTIONS)
