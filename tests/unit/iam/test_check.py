@@ -13,6 +13,7 @@ from harness.iam.policy import TemplateRoles
 ROOT = Path(__file__).resolve().parents[3]
 SEED = ROOT / "fixtures" / "seed" / "state_machine.yaml"
 TRAINING = ROOT / "tests" / "fixtures" / "iam" / "training.yaml"
+CHURN = ROOT / "pipeline" / "state_machine.yaml"  # the churn workflow as a team writes it for AWS
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
 
@@ -104,6 +105,16 @@ def findings(text: str):
 def test_seed_and_training_templates_pass():
     assert findings(SEED.read_text()) == []
     assert findings(TRAINING.read_text()) == []
+
+
+def test_churn_template_passes_and_a_removed_permission_is_named():
+    text = CHURN.read_text()
+    assert findings(text) == []
+    granted = "              - Sid: PrepareApprovalRequest\n                Effect: Allow\n                Action: lambda:InvokeFunction"
+    assert granted in text
+    found = findings(text.replace(granted, granted.replace("lambda:InvokeFunction", "lambda:GetFunction")))
+    assert [(f[0], f[1]) for f in found] == [("/States/PrepareApprovalRequest", "lambda:InvokeFunction")]
+    assert found[0][2].endswith(":function:PrepareApprovalRequestFunction")
 
 
 def test_seed_with_one_permission_removed_names_exactly_it():
