@@ -27,6 +27,7 @@ from asl.tasks import HandlerTable, TaskHandlers
 # *data_limit_exceeded_on_large_utf8_response*)
 UNCATCHABLE = {E.RUNTIME}
 _RETRIABLE_TYPES = {"Task", "Map", "Parallel"}
+MAX_PAYLOAD_BYTES = 256 * 1024  # AWS quota: "Maximum input or output size for a task, state, or execution"
 AWS_MAX_HISTORY_EVENTS = 25_000  # AWS quota: "Maximum execution history size: 25,000 events"
 _YIELD_EVERY = 64
 
@@ -139,7 +140,7 @@ class Engine:
                                                    "roleArn": role})
         ex.fiber = self.scheduler.spawn(self._run_execution(ex, base), name=arn)
         if program.timeout_seconds:
-            self.scheduler.call_later(ex.start + program.timeout_seconds, lambda: self._time_out(ex))
+            self.scheduler.call_later(ex.start + program.timeout_seconds, lambda: self.time_out(ex))
         return ex
 
     def run(self, *, until: Callable[[], bool] | None = None, idle_grace: float = 0.0) -> None:
@@ -212,7 +213,8 @@ class Engine:
                     wait.future.set_exception(Cancelled())
         ex.finished.set_result(status)
 
-    def _time_out(self, ex: Execution) -> None:
+    def time_out(self, ex: Execution) -> None:
+        """End the execution with ExecutionTimedOut (TimeoutSeconds, or AWS's one-year maximum)."""
         if ex.done:
             return
         self._finish(ex, "TIMED_OUT", None, E.TIMEOUT, None)
@@ -265,7 +267,11 @@ class Engine:
             if assigned:
                 details["assignedVariables"] = {k: to_json(v) for k, v in assigned.items()}
                 details["assignedVariablesDetails"] = {"truncated": False}
-            details.update(payload_details("output", to_json(output)))
+            text = to_json(output)
+            if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
+                raise StatesError(E.DATA_LIMIT_EXCEEDED, f"The state/task '{state.name}' returned a result with a size "
+                                                         f"exceeding the maximum number of bytes service limit.")
+            details.update(payload_details("output", text))
             frame.history.emit(frame.hctx, exited, details)
         return output, next_name
 

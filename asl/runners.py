@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from asl.engine import Engine, Execution, Frame
 
 Result = tuple[Any, "str | None", "dict[str, Any] | None"]
+MAX_EXECUTION_SECONDS = 365 * 24 * 3600  # AWS: a Standard execution lasts at most one year
 
 
 # --------------------------------------------------------------------------- Pass, Succeed, Fail
@@ -57,6 +58,9 @@ async def run_fail(engine: "Engine", ex: "Execution", frame: "Frame", state: Sta
     for name in ("Error", "Cause"):
         if f"{name}Path" in state.extra:
             values[name] = state.extra[f"{name}Path"](scope)
+            if not isinstance(values[name], str):
+                raise StatesError(E.RUNTIME, f"The {name}Path field must resolve to a string, but was: "
+                                             f"{to_json(values[name])}")
         elif name in state.extra:
             value = state.extra[name]
             values[name] = value(scope) if callable(value) else value
@@ -140,7 +144,12 @@ def _path_value(query: Any, data: Any, ctx: dict, frame: "Frame", text: str) -> 
 async def run_wait(engine: "Engine", ex: "Execution", frame: "Frame", state: State, data: Any, ctx: dict) -> Result:
     jsonata = state.query_language == JSONATA
     effective = data if jsonata else engine.input_path(state, data, ctx, frame)
-    await engine.scheduler.sleep_until(_wait_until(engine, ex, frame, state, effective, ctx))
+    wake = _wait_until(engine, ex, frame, state, effective, ctx)
+    if wake > ex.start + MAX_EXECUTION_SECONDS:  # past AWS's one-year maximum: the execution times out first
+        await engine.scheduler.sleep_until(ex.start + MAX_EXECUTION_SECONDS)
+        engine.time_out(ex)
+        raise Cancelled()
+    await engine.scheduler.sleep_until(wake)
     if jsonata:
         scope = engine.scope(ex, frame, data, ctx, state)
         assigned = state.assign(scope) if state.assign is not None else None

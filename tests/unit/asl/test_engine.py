@@ -218,3 +218,11 @@ def test_run_until_can_stop_a_fiber_that_never_waits():
     engine.stop_execution(ex)
     engine.run()
     assert ex.status == "ABORTED"
+
+
+def test_a_state_output_over_256_kib_fails_with_data_limit_exceeded():
+    definition = {"StartAt": "Big", "States": {"Big": {"Type": "Pass", "End": True,
+                                                       "Parameters": {"a.$": "$.s", "b.$": "$.s"}}}}
+    _, ex = run(definition, json.dumps({"s": "x" * 140_000}))
+    assert (ex.status, ex.error) == ("FAILED", "States.DataLimitExceeded")
+    assert "'Big'" in ex.cause
