@@ -3,6 +3,7 @@ path and output assertions, hypothesis strategies for inputs, and state/transiti
 
 Fixtures:
     local_cloud    an isolated in-process cloud: moto's backends emptied and a fresh Step Functions API
+    drydock_coverage  the session's coverage, for engines a test makes itself (`watch_engine`, `count_execution`)
     state_machine  `state_machine(FILE_OR_DEFINITION, input={...}) -> Execution`, run to completion on the
                    virtual clock with drydock's integrations (or `handlers=`), recorded for coverage
 
@@ -155,7 +156,7 @@ def instrument(program: Program, cov: MachineCoverage) -> dict[int, str]:
             default = bump(cov.choices, key, "Default") if state.extra.get("default") else None
             for i, (predicate, *rest) in enumerate(choices):
                 def counted(scope: Any, predicate: Any = predicate, hit: Any = bump(cov.choices, key, str(i)),
-                            last: bool = i == len(choices) - 1) -> bool:
+                            last: bool = i == len(choices) - 1, default: Any = default) -> bool:
                     taken = predicate(scope)
                     if taken:
                         hit()
@@ -210,6 +211,29 @@ def _count_states(cov: MachineCoverage, events: list[dict[str, Any]]) -> None:
 
 def _strip_indexes(key: str) -> str:
     return re.sub(r"/\d+/", "/", key)
+
+
+def watch_engine(coverage: Coverage, name: str, definition: dict[str, Any], engine: Any,
+                 program: Program) -> MachineCoverage:
+    """Count what `engine` does with `program` (Choice rules, Retriers, Catchers) under `name`, for engines the
+    `state_machine` fixture does not make: a test's own, a Step Functions API backend's (`backend.engine` and
+    `backend.state_machines[arn].revision.program`). States entered are counted from each finished execution's
+    history with `count_execution`."""
+    cov = coverage.machine(name, definition)
+    keys = instrument(program, cov)
+    if not hasattr(engine, "state_keys"):
+        engine.__class__ = _engine_class()  # the same engine, plus the Catch counting of CoverageEngine
+        engine.state_keys = {}
+    engine.coverage = cov
+    engine.state_keys = {**engine.state_keys, **keys}
+    return cov
+
+
+def count_execution(cov: MachineCoverage, execution_or_events: Any) -> None:
+    """One more execution of a watched machine: the states its history entered."""
+    events = execution_or_events if isinstance(execution_or_events, list) else execution_or_events.history.events
+    cov.executions += 1
+    _count_states(cov, events)
 
 
 # --------------------------------------------------------------------------- running state machines
@@ -482,6 +506,12 @@ def state_machine(request: pytest.FixtureRequest) -> Callable[..., Any]:
             source = here / source
         return run_state_machine(source, input, coverage=coverage, **kwargs)
     return run
+
+
+@pytest.fixture
+def drydock_coverage(request: pytest.FixtureRequest) -> Coverage:
+    """The session's state machine coverage, for `watch_engine` / `count_execution`."""
+    return request.config.stash[_COVERAGE]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -130,6 +130,11 @@ async def call(services: Services, request: TaskRequest) -> Any:
         answer = _call_stepfunctions(services, model, operation, kwargs)
     else:
         answer = _call_cloud(services, service, sdk_name, action, operation, kwargs)
+        if service == "sagemaker":  # a polling loop over wall-clock work: paced (see sagemaker.hold_poll)
+            from harness.integrations.sagemaker import hold_poll
+
+            answer = await hold_poll(services, request, operation, answer, lambda: _call_cloud(
+                services, service, sdk_name, action, operation, kwargs))
     answer = jsonable(answer)
     if service == "s3":
         answer = _s3_answer(operation, answer)

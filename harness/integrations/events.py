@@ -14,6 +14,7 @@ execution on the same engine) and other event buses.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from asl.clock import iso
@@ -89,7 +90,54 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         from asl.paths import compile_query
 
         return compact(compile_query(target["InputPath"]).get(event, {}, {}))
+    if target.get("InputTransformer"):
+        return transform_input(target["InputTransformer"], event)
     return compact(event)
+
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
+
+
+def transform_input(transformer: dict[str, Any], event: dict[str, Any]) -> str:
+    """An InputTransformer's output (eb-transform-target-input.html): each `<name>` of InputTemplate replaced by
+    the value its InputPathsMap path selects (or a predefined `aws.events.*` variable). A placeholder inside a
+    JSON string gets the value's text; one outside gets the value as JSON (a string with its quotes), so
+    `{"key": <key>}` stays JSON. A path that selects nothing gives null (outside a string) or "" (inside)."""
+    from asl.paths import compile_query
+
+    values: dict[str, Any] = {}
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        try:
+            values[name] = compile_query(path).get(event, {}, {})
+        except Exception:  # noqa: BLE001 - a path that matches nothing
+            values[name] = None
+    values.setdefault("aws.events.event", event)
+    values.setdefault("aws.events.event.json", event)
+    values.setdefault("aws.events.event.ingestion-time", event.get("time"))
+    template = transformer.get("InputTemplate")
+    if template is None:
+        return compact(event)
+    out, in_string, escaped, last = [], False, False, 0
+    for i, char in enumerate(template):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            in_string = not in_string
+        elif char == "<":
+            match = _PLACEHOLDER.match(template, i)
+            if match and match.group(1) in values and i >= last:
+                out.append(template[last:i])
+                value = values[match.group(1)]
+                if in_string:
+                    text = value if isinstance(value, str) else ("" if value is None else compact(value))
+                    out.append(json.dumps(text)[1:-1])
+                else:
+                    out.append(compact(value))
+                last = match.end()
+    out.append(template[last:])
+    return "".join(out)
 
 
 def deliver(services: Services, request: TaskRequest | None, target: dict[str, Any], event: dict[str, Any],

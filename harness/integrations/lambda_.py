@@ -241,12 +241,21 @@ def _environment(services: Services, function: Function) -> dict[str, str]:
         "AWS_REGION": services.region, "AWS_DEFAULT_REGION": services.region, "LAMBDA_TASK_ROOT": function.code_dir,
         "_HANDLER": function.handler, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
-        # the function's SDK calls go to the local cloud, or nowhere: never to real AWS
-        "AWS_ENDPOINT_URL": services.cloud.endpoint_url or "http://127.0.0.1:9",
+        # the function's SDK calls go to the local cloud, or nowhere: never to real AWS. An in-process cloud has
+        # no URL of its own; when this process also serves it on loopback (`drydock serve`, the demo), that URL.
+        "AWS_ENDPOINT_URL": services.cloud.endpoint_url or _served_endpoint() or "http://127.0.0.1:9",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     env.update({k: str(v) for k, v in function.environment.items()})
     return env
+
+
+def _served_endpoint() -> str | None:
+    """The loopback URL this process serves its in-process cloud on (DRYDOCK_ENDPOINT_URL), if any."""
+    from harness.cloud import is_loopback_host
+
+    url = os.environ.get("DRYDOCK_ENDPOINT_URL")
+    return url if url and is_loopback_host(urlsplit(url).hostname) else None
 
 
 class _Worker:

@@ -170,6 +170,48 @@ async def pause(services: Services, request: TaskRequest, kind: str, name: Any, 
     return now
 
 
+# Describe* answers that say wall-clock work is still going on: (status member, statuses that will change).
+IN_PROGRESS = {
+    "DescribePipelineExecution": ("PipelineExecutionStatus", ("Executing", "Stopping")),
+    "DescribeEndpoint": ("EndpointStatus", ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")),
+    "DescribeTrainingJob": ("TrainingJobStatus", ("InProgress", "Stopping")),
+    "DescribeProcessingJob": ("ProcessingJobStatus", ("InProgress", "Stopping")),
+    "DescribeTransformJob": ("TransformJobStatus", ("InProgress", "Stopping")),
+}
+HOLD_WALL_SECONDS = 1.0
+HOLD_STEP_SECONDS = 0.05
+
+
+async def hold_poll(services: Services, request: TaskRequest, operation: str, answer: dict[str, Any],
+                    again: Any) -> dict[str, Any]:
+    """Pace a polling loop (Wait -> `aws-sdk:sagemaker:describe*` -> Choice) over work that runs on wall time.
+
+    The pipeline, the endpoint or the job runs on threads in wall time while the execution runs on its clock.
+    On a virtual clock the loop's Wait costs no wall time, so without pacing it would poll thousands of times
+    (and end in the 25,000-event history quota) before a 20-second pipeline finishes. So, as a `.sync` poll
+    does: when the answer says the work is in progress, hold it up to HOLD_WALL_SECONDS of wall time, asking
+    again (`again()`) until the status moves, and advance the execution's clock by the wall time spent; the
+    answer is the latest one. On a wall clock the loop's own Wait paces it, and the answer is returned as it is.
+    """
+    watched = IN_PROGRESS.get(operation)
+    engine = services.engine
+    if watched is None or engine is None or not engine.scheduler.clock.virtual:
+        return answer
+    key, running = watched
+    status = answer.get(key)
+    if status not in running:
+        return answer
+    started = time.monotonic()
+    while time.monotonic() - started < HOLD_WALL_SECONDS:
+        time.sleep(HOLD_STEP_SECONDS)
+        fresh = again()
+        if fresh.get(key) != status:
+            answer = fresh
+            break
+    await request.sleep(time.monotonic() - started)
+    return answer
+
+
 def _local_job(services: Services, kind: str, name: Any) -> Any:
     """The job record when drydock's SageMaker runs it in this process (not behind a remote endpoint)."""
     if services.cloud.endpoint_url is not None or not isinstance(name, str):

@@ -26,7 +26,8 @@ from harness.cfn import TemplateLoader
 from harness.cloud import LocalCloud
 from harness.integrations import build_handlers
 from harness.mock_config import MockConfig
-from harness.pytest_plugin import path_of
+from harness.pytest_plugin import count_execution, path_of, watch_engine
+from asl.program import compile_program
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "pipeline" / "state_machine.yaml"
@@ -34,6 +35,7 @@ LAMBDAS = ROOT / "pipeline" / "lambdas"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 MACHINE = "churn-mlops-workflow"
 MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{MACHINE}"
+COVERAGE_NAME = "pipeline/state_machine.yaml#ChurnWorkflow"  # shared with test_churn_loop.py's real runs
 BUCKET = "churn-mlops-data"
 REPORT_KEY = "churn/evaluation/evaluation.json"
 PACKAGE_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn-models/3"
@@ -63,8 +65,10 @@ def definition_for(substitutions: dict[str, str]) -> dict[str, Any]:
 class Stack:
     """The template's resources, made by hand in the in-process cloud, and the engine that runs the workflow."""
 
-    def __init__(self) -> None:
+    def __init__(self, coverage: Any = None) -> None:
         from moto.core.base_backend import BackendDict
+
+        self.coverage, self.machine, self.started = coverage, None, []
 
         self.cloud = LocalCloud()
         BackendDict.reset()
@@ -113,7 +117,11 @@ class Stack:
         approvals = Approvals(self.inbox, ApprovalStore(), EngineTokens(engine), clock=engine.scheduler.clock.now)
         self.policy = attach_policy(engine, approvals, policy)
         self.approvals = approvals
-        ex = engine.start(self.definition, json.dumps(execution_input or {}), name=name, state_machine_arn=MACHINE_ARN)
+        program = compile_program(self.definition)
+        if self.coverage is not None:
+            self.machine = watch_engine(self.coverage, COVERAGE_NAME, self.definition, engine, program)
+        ex = engine.start(program, json.dumps(execution_input or {}), name=name, state_machine_arn=MACHINE_ARN)
+        self.started.append(ex)
         mocks.bind(ex.arn, MACHINE, case)
         return engine, ex
 
@@ -190,8 +198,12 @@ def mock_config(execution_name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stack() -> Stack:
-    return Stack()
+def stack(drydock_coverage) -> Stack:
+    stack = Stack(drydock_coverage)
+    yield stack
+    for ex in stack.started:  # the state machine coverage report counts the states each run entered
+        if ex.done:
+            count_execution(stack.machine, ex)
 
 
 def test_first_deployment_creates_the_endpoint(stack):
