@@ -12,7 +12,8 @@ _MAP_RUN_SUCCEEDED_ERA = "recorded before late 2024: MapStateExited follows MapR
 # The recorder normalised the SDK metadata of these 2024 recordings differently from the 2025 ones:
 # request ids stay UUIDs ("x-amzn-RequestId": ["<uuid:2>"]) where the newer recordings, which drydock
 # follows (harness/integrations/responses.py), show the fixed token "x-amzn-RequestId".
-_REQUEST_ID_2024 = "2024 recording keeps UUID request ids in SdkHttpMetadata; drydock reports the token of the 2025 recordings"
+_REQUEST_ID_2024 = ("2024 recording keeps the request id (a UUID in a list) in SdkHttpMetadata, where the 2025 recorder "
+                    "replaced it by a token; drydock answers as AWS does and the runner applies the 2025 transform")
 
 KNOWN_FAILURES: dict[str, str] = {
     **{name: _MAP_RUN_SUCCEEDED_ERA for name in (
