@@ -14,11 +14,12 @@ rule of a .sync task. In the default mode the same text is logged as a warning (
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import logging
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -69,6 +70,9 @@ class Enforcer:
         self.mode = mode
         self.denials: deque[Denial] = deque(maxlen=1000)  # the latest, for tests and reports
         self._unknown_warned: set[str] = set()
+        # an execution assumes its role once: its policies are read on its first call, not on every call
+        # (IAM is eventually consistent on AWS too; a policy change applies from the next execution)
+        self._roles: OrderedDict[tuple[str, str], Role | None] = OrderedDict()
 
     def bind(self, engine: Any) -> "Enforcer":
         """Bind the wrapped handlers (see `Integrations.bind`) and keep this wrapper in front of them."""
@@ -105,7 +109,7 @@ class Enforcer:
         assumed = credentials.get("RoleArn") if isinstance(credentials.get("RoleArn"), str) else None
         role_arn = assumed or execution_role
         if assumed:
-            caller = self.roles.lookup(execution_role)
+            caller = self._role(request.execution_arn, execution_role)
             if caller is not None:
                 decision = caller.evaluate("sts:AssumeRole", assumed)
                 if not decision.allowed:
@@ -113,7 +117,7 @@ class Enforcer:
                     cause = _message(caller, request, permission, decision)
                     return Denial(request.execution_arn, request.state_name, caller.arn, permission, decision,
                                   StatesError(E.TASK_FAILED, cause))
-        role = self.roles.lookup(role_arn)
+        role = self._role(request.execution_arn, role_arn)
         if role is None:
             return self._unknown(request, role_arn)
         permissions = [p for p in required(resource, request.parameters, region=request.region, account=request.account)
@@ -126,6 +130,14 @@ class Enforcer:
                 error = _error(role, request, permission, decision)
                 return Denial(request.execution_arn, request.state_name, role.arn, permission, decision, error)
         return None
+
+    def _role(self, execution_arn: str, role_arn: str) -> Role | None:
+        key = (execution_arn, role_arn)
+        if key not in self._roles:
+            self._roles[key] = self.roles.lookup(role_arn)
+            if len(self._roles) > 1000:
+                self._roles.popitem(last=False)
+        return self._roles[key]
 
     def _unknown(self, request: TaskRequest, role_arn: str) -> Denial | None:
         if self.mode == STRICT:
@@ -198,7 +210,9 @@ def _client_error(code: str, message: str, status: int, request_id: str, operati
                         "ResponseMetadata": {"RequestId": request_id, "HTTPStatusCode": status}}, operation)
 
 
+@functools.lru_cache(maxsize=None)
 def _model_client(boto_name: str) -> Any:
+    """A stand-in client carrying the service model (loaded once per service)."""
     import botocore.session
 
     return SimpleNamespace(meta=SimpleNamespace(service_model=botocore.session.get_session()
