@@ -178,12 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     function_arn = f"arn:aws:lambda:{args.region}:{args.account}:function:{LATEST_AUC_FUNCTION}"
 
     # No AWS account here: the SDK's uploads of the scripts land in drydock's in-process S3 and are dropped.
+    # The SDK prints its config notices on stdout: they go to stderr, stdout carries the JSON alone.
+    import contextlib
+
     from harness.cloud import LocalCloud
     from harness.sagemaker.sdk import pipeline_session, sdk_environment
 
-    with sdk_environment():
+    with contextlib.redirect_stdout(sys.stderr), sdk_environment():
         cloud = LocalCloud(region=args.region, account=args.account)
-        cloud.client("s3").create_bucket(Bucket=bucket)
+        cloud.client("s3").create_bucket(Bucket=bucket, **({} if args.region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": args.region}}))
         pipeline = build_pipeline(pipeline_session(cloud, bucket), role, bucket,
                                   feature_group_name=args.feature_group or None, latest_auc_function_arn=function_arn)
         text = pipeline.definition()

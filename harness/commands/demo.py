@@ -73,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`drydock demo` with these arguments (examples/sfn_triggers_pipeline/run.py calls it)."""
+    parser = argparse.ArgumentParser(prog="drydock demo", description=HELP)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
 def run_example(folder: Path) -> int:
     """An example folder: its run.py's main() when there is one, else its state machine and input."""
     if (folder / "run.py").is_file():
@@ -139,51 +146,46 @@ class Summary:
     endpoint_config: str = ""
     sample: tuple[str, float] | None = None
     drift: dict[str, Any] = field(default_factory=dict)
+    features: str = ""
     files: dict[str, Path] = field(default_factory=dict)
     wall: float = 0.0
     ok: bool = False
 
 
-class Scenario:
-    """The churn loop's steps over one in-process local cloud (moto + drydock's services), reusable one by one.
+class Sandbox:
+    """One in-process local cloud (moto) with fresh drydock services, for a run that must not see another's state.
 
-    Args:
-        rows: customers in the generated training data.
-        policy: the approval policy that answers the workflow's approval requests.
-        out_dir: where histories and plots go.
-        feature_store: create the churn feature group and have the preprocessing job write to it.
-        say: where progress lines go (rich markup; `print` strips nothing, so tests pass a no-op).
-        work_dir: parent of the jobs', endpoints' and pipelines' working directories (a temporary one by default).
+    Step Functions (a virtual clock from now, `idle_grace` wall seconds for outside answers), SageMaker jobs and
+    the Model Registry, pipelines, endpoints, Model Monitor and Feature Store are new instances, put back as they
+    were by `close()`; a loopback endpoint serves the same cloud to the child processes that need it (job scripts
+    writing to Feature Store, Lambda functions calling AWS), announced in DRYDOCK_ENDPOINT_URL. moto's own state
+    is shared by the process (tests empty it with the `local_cloud` fixture).
     """
 
-    def __init__(self, *, rows: int = 2000, seed: int = 0, policy: str = DEFAULT_POLICY, out_dir: Path = Path("out"),
-                 feature_store: bool = True, say: Callable[..., None] | None = None, work_dir: Path | None = None,
-                 idle_grace: float = 0.05):
-        self.rows, self.seed, self.policy_text = rows, seed, policy
-        self.out_dir = out_dir
-        self.feature_store = feature_store
-        self.say = say or (lambda *a, **k: None)
+    def __init__(self, work_dir: Path | None = None, *, idle_grace: float = 0.05):
         self._tmp = tempfile.TemporaryDirectory(prefix="drydock-demo-") if work_dir is None else None
-        self.work_dir = Path(self._tmp.name) if self._tmp is not None else work_dir
+        self.work_dir = Path(self._tmp.name) if self._tmp is not None else Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.summary = Summary()
-        self._closers: list[Callable[[], None]] = []
-        self._started = False
         self.idle_grace = idle_grace
-        self.stack: Any = None
-        self.pipeline: Any = None
-        self.policy: Any = None
-        self.raw: Any = None
+        self._closers: list[Callable[[], None]] = []
+        self.started = False
 
-    # ------------------------------------------------------------------ set-up
-    def start(self) -> None:
-        """The in-process cloud, fresh drydock services, a loopback endpoint for job scripts and Lambda functions."""
-        if self._started:
-            return
-        self._started = True
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> "Sandbox":
+        if self.started:
+            return self
+        self.started = True
         from asl.clock import VirtualClock
         from harness.cloud import LocalCloud
-        from harness.sagemaker import endpoints
+        from harness.overlay import OVERLAY
+        from harness.sagemaker import endpoints, featurestore
+        from harness.sagemaker import service as jobs_service
+        from harness.sagemaker.backends.process import ENDPOINT_VARIABLE
         from harness.sagemaker.monitor import api as monitor_api
         from harness.sagemaker.pipelines import api as pipelines_api
         from harness.sagemaker.sdk import sdk_environment
@@ -198,15 +200,6 @@ class Scenario:
         self.api = StepFunctionsApi(idle_grace=self.idle_grace, clock=lambda: VirtualClock(time.time()))
         previous_api = install(self.api)
         self._closers.append(lambda: (install(previous_api), self.api.close()))
-        self.endpoints = endpoints.EndpointService(work_dir=self.work_dir / "endpoints")
-        previous_endpoints = endpoints.install(self.endpoints)
-        self._closers.append(lambda: (endpoints.install(previous_endpoints), self.endpoints.close()))
-        self.monitor = monitor_api.MonitorService()
-        previous_monitor = monitor_api.install(self.monitor)
-        self._closers.append(lambda: monitor_api.install(previous_monitor))
-        from harness.overlay import OVERLAY
-        from harness.sagemaker import featurestore
-        from harness.sagemaker import service as jobs_service
 
         self.jobs = jobs_service.SageMakerService(work_dir=self.work_dir / "jobs")  # jobs and the Model Registry
         previous_jobs, jobs_service.SERVICE = jobs_service.SERVICE, self.jobs
@@ -216,10 +209,6 @@ class Scenario:
             jobs_service.SERVICE = previous_jobs
             OVERLAY.register("sagemaker", previous_jobs.handle, jobs_service.ACTIONS)
         self._closers.append(restore_jobs)
-
-        self.features = featurestore.FeatureStore()
-        previous_features = featurestore.install(self.features)
-        self._closers.append(lambda: (featurestore.install(previous_features), self.features.close()))
         self.pipelines = pipelines_api.PipelineService(work_dir=self.work_dir / "pipelines")
         previous_pipelines, pipelines_api.SERVICE = pipelines_api.SERVICE, self.pipelines
 
@@ -227,13 +216,20 @@ class Scenario:
             pipelines_api.SERVICE = previous_pipelines
             self.pipelines.close()
         self._closers.append(restore_pipelines)
-        # Job scripts and Lambda functions run in child processes: they reach this cloud over loopback.
+        self.endpoints = endpoints.EndpointService(work_dir=self.work_dir / "endpoints")
+        previous_endpoints = endpoints.install(self.endpoints)
+        self._closers.append(lambda: (endpoints.install(previous_endpoints), self.endpoints.close()))
+        self.monitor = monitor_api.MonitorService()
+        previous_monitor = monitor_api.install(self.monitor)
+        self._closers.append(lambda: monitor_api.install(previous_monitor))
+        self.features = featurestore.FeatureStore()
+        previous_features = featurestore.install(self.features)
+        self._closers.append(lambda: (featurestore.install(previous_features), self.features.close()))
+
         server = bind("127.0.0.1", 0, self.api)
         threading.Thread(target=server.serve_forever, name="drydock-demo-endpoint", daemon=True).start()
-        from harness.sagemaker.backends.process import ENDPOINT_VARIABLE
-
         previous_url = os.environ.get(ENDPOINT_VARIABLE)
-        os.environ[ENDPOINT_VARIABLE] = f"http://127.0.0.1:{server.port}"
+        self.endpoint_url = os.environ[ENDPOINT_VARIABLE] = f"http://127.0.0.1:{server.port}"
 
         def stop_server() -> None:
             server.shutdown()
@@ -243,6 +239,7 @@ class Scenario:
             else:
                 os.environ[ENDPOINT_VARIABLE] = previous_url
         self._closers.append(stop_server)
+        return self
 
     def close(self) -> None:
         while self._closers:
@@ -252,6 +249,73 @@ class Scenario:
                 pass
         if self._tmp is not None:
             self._tmp.cleanup()
+            self._tmp = None
+
+    def client(self, service: str) -> Any:
+        return self.cloud.client(service)
+
+    def backend(self) -> Any:
+        """The Step Functions backend (engine, state machines, executions) of the cloud's account and region."""
+        return self.api.store.backend(self.cloud.account, self.cloud.region)
+
+    def wait_execution(self, arn: str, timeout: float = 600.0) -> dict[str, Any]:
+        """DescribeExecution once the execution has stopped."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"execution {arn} still RUNNING after {timeout:.0f} s")
+            time.sleep(0.1)
+
+    def wait_pipeline(self, arn: str, timeout: float = 600.0) -> dict[str, Any]:
+        """DescribePipelineExecution once the pipeline execution has ended."""
+        sm = self.client("sagemaker")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+            if described["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
+                return described
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"pipeline execution {arn} still running after {timeout:.0f} s")
+            time.sleep(0.1)
+
+
+class Scenario:
+    """The churn loop's steps over one `Sandbox`, reusable one by one (tests, examples) or all (`run_loop`).
+
+    Args:
+        rows: customers in the generated training data.
+        policy: the approval policy that answers the workflow's approval requests.
+        out_dir: where histories and plots go.
+        feature_store: create the churn feature group and have the preprocessing job write to it.
+        say: where progress lines go (rich markup; tests leave it out).
+        work_dir: parent of the jobs', endpoints' and pipelines' working directories (a temporary one by default).
+    """
+
+    def __init__(self, *, rows: int = 2000, seed: int = 0, policy: str = DEFAULT_POLICY, out_dir: Path = Path("out"),
+                 feature_store: bool = True, say: Callable[..., None] | None = None, work_dir: Path | None = None,
+                 idle_grace: float = 0.05):
+        self.rows, self.seed, self.policy_text = rows, seed, policy
+        self.out_dir = out_dir
+        self.feature_store = feature_store
+        self.say = say or (lambda *a, **k: None)
+        self.sandbox = Sandbox(work_dir, idle_grace=idle_grace)
+        self.summary = Summary()
+        self.stack: Any = None
+        self.pipeline: Any = None
+        self.policy: Any = None
+        self.raw: Any = None
+
+    def start(self) -> None:
+        """The sandbox: the in-process cloud and fresh drydock services (see `Sandbox`)."""
+        self.sandbox.start()
+        self.cloud, self.api, self.endpoints = self.sandbox.cloud, self.sandbox.api, self.sandbox.endpoints
+
+    def close(self) -> None:
+        self.sandbox.close()
 
     def client(self, service: str) -> Any:
         return self.cloud.client(service)
@@ -331,6 +395,12 @@ class Scenario:
             OnlineStoreConfig={"EnableOnlineStore": True},
             OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{self.bucket}/feature-store"}},
             RoleArn=self.stack.outputs["SageMakerExecutionRoleArn"])
+
+    def feature_record(self, customer_id: str = "C00000000") -> dict[str, str]:
+        """A customer's features as the online store holds them (GetRecord); {} when it has none."""
+        answer = self.client("sagemaker-featurestore-runtime").get_record(FeatureGroupName=FEATURE_GROUP,
+                                                                          RecordIdentifierValueAsString=customer_id)
+        return {f["FeatureName"]: f["ValueAsString"] for f in answer.get("Record", [])}
 
     def attach_policy(self, policy: str | None = None) -> Any:
         """Approval requests of the workflow answered by `policy` from inside the engine, on its clock."""
@@ -601,6 +671,12 @@ class Scenario:
         self._pipeline_stages(run1)
         if run1.status != "SUCCEEDED":
             raise ScenarioError(f"run 1 ended {run1.status}: {run1.error}: {run1.cause}")
+        if self.feature_store:
+            record = self.feature_record()
+            s.features = f"{FEATURE_GROUP}: {len(record) - 2} features per customer, online and offline"
+            say(f"  Feature Store {FEATURE_GROUP}: customer C00000000 → days_since_last_login "
+                f"{record.get('days_since_last_login')}, support_tickets_per_month "
+                f"{float(record.get('support_tickets_per_month', 'nan')):.3f}")
         v1 = self.package(1)
         endpoint = self.endpoint_state()
         say(f"  model package version 1: {v1['ModelApprovalStatus']}; endpoint {self.endpoint_name} "
@@ -748,6 +824,8 @@ def print_summary(console: Any, s: Summary) -> None:
         ("sample prediction", f"churn probability {s.sample[1]:.3f} for the first test customer "
                               f"({s.sample[0].count(',') + 1} features: {s.sample[0][:48]}…)" if s.sample else "—"),
     ]
+    if s.features:
+        lines.append(("feature store", s.features))
     drift = s.drift.get("drifted")
     if drift:
         hit = sorted({v["feature_name"] for v in drift["violations"]})

@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"drydock serve: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
         return 2
     install(api)  # task handlers calling Step Functions in-process reach this same API
+    from harness.cfn.deploy import enable_s3_event_delivery
+
+    enable_s3_event_delivery()  # buckets with EventBridge notifications reach rules that start state machines
     url = f"http://{args.host}:{args.port}"
     if is_loopback_host(args.host):  # processing and training jobs' scripts reach the local cloud here
         from harness.sagemaker.backends.process import ENDPOINT_VARIABLE
