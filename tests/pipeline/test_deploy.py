@@ -182,3 +182,20 @@ def test_the_seeds_template_is_refused_by_create_state_machine(cloud):
     text = str(refused.value)
     assert "MLWorkflowStateMachine (AWS::StepFunctions::StateMachine): CreateStateMachine refused the definition" in text
     assert "InvalidDefinition" in text  # the JSON comments: drydock validate explains each of its defects
+
+
+def test_drydock_deploy_creates_the_stack_in_a_served_cloud(local_cloud, tmp_path, capsys):
+    from harness import cli
+    from harness.commands.demo import Sandbox
+
+    with Sandbox(tmp_path) as sandbox:  # serves the in-process cloud on a loopback port, as drydock serve does
+        code = cli.main(["deploy", str(TEMPLATE), "--stack-name", "churn-mlops", "--subscribe-approvals",
+                         "--endpoint-url", sandbox.endpoint_url])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "ChurnWorkflow" in out and "output EndpointName = churn-endpoint" in out
+        assert "approval requests: arn:aws:sns:us-east-1:123456789012:churn-model-approval (inbox subscribed)" in out
+        machines = sandbox.client("stepfunctions").list_state_machines()["stateMachines"]
+        assert [m["name"] for m in machines] == ["churn-mlops-workflow"]
+        assert cli.main(["deploy", str(SEED_TEMPLATE), "--endpoint-url", sandbox.endpoint_url]) == 1
+        assert "CreateStateMachine refused the definition" in capsys.readouterr().err
