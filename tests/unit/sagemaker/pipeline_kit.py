@@ -9,60 +9,15 @@ FailStep.
 """
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import time
 from pathlib import Path
 
-import boto3
-
-from harness.cloud import DUMMY_CREDENTIALS
+from harness.sagemaker.sdk import SDK_DEFAULTS, TELEMETRY_OFF, pipeline_session, sdk_environment  # noqa: F401 (the kit's API)
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
 REGION = "us-east-1"
 SCRIPTS = Path(__file__).resolve().parents[3] / "pipeline" / "scripts"
-TELEMETRY_OFF = "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
 TERMINAL = ("Succeeded", "Failed", "Stopped")
-# Given to every session as its defaults: the SDK then reads no config file (each read costs ~0.1 s, per lookup)
-SDK_DEFAULTS = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
-
-
-@contextlib.contextmanager
-def sdk_environment(directory: Path):
-    """SDK telemetry off and the v2 warning quiet (tests/conftest.py's network guard refuses the rest)."""
-    config = directory / "sagemaker-config.yaml"
-    config.write_text(TELEMETRY_OFF)
-    saved = {name: os.environ.get(name) for name in ("SAGEMAKER_USER_CONFIG_OVERRIDE",
-                                                     "SAGEMAKER_SUPPRESS_V2_WARNING")}
-    os.environ["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(config)
-    os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"] = "1"
-    import sagemaker.utils
-
-    real_validate = sagemaker.utils.validate_sagemaker_config
-    sagemaker.utils.validate_sagemaker_config = _validated_once(real_validate)
-    try:
-        yield
-    finally:
-        sagemaker.utils.validate_sagemaker_config = real_validate
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _validated_once(validate):
-    """The SDK re-validates its defaults against the whole JSON schema on every lookup (~0.25 s each, ~25 per
-    pipeline definition); the same defaults need checking once."""
-    seen = set()
-
-    def validate_once(config):
-        key = json.dumps(config, sort_keys=True, default=str)
-        if key not in seen:
-            validate(config)
-            seen.add(key)
-    return validate_once
 
 
 def local_cloud():
@@ -73,15 +28,6 @@ def local_cloud():
     cloud = LocalCloud()
     OVERLAY.intercept_botocore(True)
     return cloud
-
-
-def pipeline_session(cloud, bucket: str):
-    """A PipelineSession whose clients are the local cloud's (in-process moto behind drydock's overlay)."""
-    from sagemaker.workflow.pipeline_context import PipelineSession
-
-    boto_session = boto3.session.Session(region_name=cloud.region, **DUMMY_CREDENTIALS)
-    return PipelineSession(boto_session=boto_session, sagemaker_client=cloud.client("sagemaker"),
-                           default_bucket=bucket, sagemaker_config=SDK_DEFAULTS)
 
 
 def churn_pipeline(session, name: str, bucket: str, group: str, *, cache: bool = True):
