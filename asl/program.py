@@ -94,26 +94,23 @@ def _seconds_field(raw: dict[str, Any], name: str, lang: str) -> Any:
     return value
 
 
+def _nullable_path(raw: dict[str, Any], key: str, compile: Callable[[str], Any]) -> tuple[bool, Any]:
+    """A path field: absent (default `$`), null (discard: `{}` or the input), or a path compiled once."""
+    if key not in raw:
+        return False, None
+    if raw[key] is None:
+        return True, None
+    return False, compile(raw[key])
+
+
 def _compile_common(raw: dict[str, Any], state: State) -> None:
     lang = state.query_language
     state.next = raw.get("Next")
     state.end = bool(raw.get("End", False))
     if lang == JSONPATH:
-        if "InputPath" in raw:
-            if raw["InputPath"] is None:
-                state.discard_input = True
-            else:
-                state.input_path = compile_query(raw["InputPath"])
-        if "OutputPath" in raw:
-            if raw["OutputPath"] is None:
-                state.discard_output = True
-            else:
-                state.output_path = compile_query(raw["OutputPath"])
-        if "ResultPath" in raw:
-            if raw["ResultPath"] is None:
-                state.discard_result = True
-            else:
-                state.result_path = compile_reference_path(raw["ResultPath"])
+        state.discard_input, state.input_path = _nullable_path(raw, "InputPath", compile_query)
+        state.discard_output, state.output_path = _nullable_path(raw, "OutputPath", compile_query)
+        state.discard_result, state.result_path = _nullable_path(raw, "ResultPath", compile_reference_path)
         if "Parameters" in raw:
             state.parameters = compile_jsonpath_template(raw["Parameters"])
         if "ResultSelector" in raw:
@@ -134,11 +131,7 @@ def _compile_common(raw: dict[str, Any], state: State) -> None:
     for c in raw.get("Catch", []):
         catcher = Catcher(tuple(c["ErrorEquals"]), c["Next"])
         if lang == JSONPATH:
-            if "ResultPath" in c:
-                if c["ResultPath"] is None:
-                    catcher.discard_result = True
-                else:
-                    catcher.result_path = compile_reference_path(c["ResultPath"])
+            catcher.discard_result, catcher.result_path = _nullable_path(c, "ResultPath", compile_reference_path)
             if "Assign" in c:
                 catcher.assign = _jsonpath_assign(c["Assign"])
         else:
