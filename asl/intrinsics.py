@@ -302,7 +302,7 @@ _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha38
 def _hash(args: list[Any], rng: random.Random) -> str:
     text = _limited("States.Hash", _typed("States.Hash", "first", args[0], str))
     algorithm = args[1]
-    if algorithm not in _HASHES:
+    if not isinstance(algorithm, str) or algorithm not in _HASHES:
         raise _fail(f"The hash algorithm {_json(algorithm)} of States.Hash is not one of {', '.join(_HASHES)}")
     return hashlib.new(_HASHES[algorithm], text.encode("utf-8")).hexdigest()
 

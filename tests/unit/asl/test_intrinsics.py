@@ -410,3 +410,10 @@ def test_corpus_is_found_when_present():
     if not CORPUS.is_dir():
         pytest.skip("conformance corpus not present")
     assert len(_corpus_cases()) >= 70
+
+
+def test_hash_with_a_non_string_algorithm_is_an_intrinsic_failure():
+    # found by tests/fuzz: States.Hash('SHA-256', $) over [] raised TypeError instead of failing the state
+    with pytest.raises(StatesError) as err:
+        compile_intrinsic("States.Hash('SHA-256', $)").evaluate([], None, {}, random.Random(0))
+    assert err.value.error == "States.IntrinsicFailure"
