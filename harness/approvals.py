@@ -34,9 +34,11 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from harness.web import PageHandler
 
 INBOX_QUEUE = "drydock-approvals"
 REJECTED = "ModelRejected"  # the error SendTaskFailure sends; the workflow's Catch matches it
@@ -706,19 +708,8 @@ setInterval(() => { if (!rows.querySelector("input.reason:focus")) refresh(); },
 """
 
 
-class _PageHandler(BaseHTTPRequestHandler):
+class _PageHandler(PageHandler):
     approvals: Approvals  # set on the subclass `make_server` builds
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
 
     def _json(self, status: int, value: Any) -> None:
         self._send(status, json.dumps(value).encode(), "application/json")

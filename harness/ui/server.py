@@ -17,10 +17,12 @@ import mimetypes
 import re
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from harness.web import PageHandler
 
 STATIC = Path(__file__).resolve().parent / "static"
 _HEX_TOKEN = re.compile(r"^[0-9a-f]{64}$")
@@ -183,20 +185,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(PageHandler):
     ui: Ui
     server_version = "drydock-ui"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
 
     def _json(self, status: int, value: Any) -> None:
         self._send(status, json.dumps(value, ensure_ascii=False).encode(), "application/json; charset=utf-8")
