@@ -7,6 +7,7 @@ Retry/Catch loop are shared by every state type; the runners only do what their 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import random
@@ -84,6 +85,8 @@ class Execution:
         self.start = engine.scheduler.clock.now()
         self.stop: float | None = None
         self.history = History(engine.scheduler.clock.now)
+        if engine.recorder is not None:  # journaled before anyone can read it (harness.durability)
+            self.history.listeners.append(functools.partial(engine.recorder.event, self))
         self.rng = random.Random(f"{seed}:{name}")
         self.fiber: Fiber | None = None
         self.finished = engine.scheduler.future()
@@ -119,6 +122,9 @@ class Engine:
         # before_state(execution, state, input) -> input: called before each state is entered (breakpoints,
         # `asl.breakpoints`); what it returns (or awaits to) becomes the state's input. None costs nothing.
         self.before_state: Callable[[Execution, State, Any], Any] | None = None
+        # recorder.event(execution, event) for every history event, recorder.token(execution, token) for every
+        # task token, as they are made (the durable journal, `harness.durability`). None costs nothing.
+        self.recorder: Any = None
 
     # ------------------------------------------------------------------ public API
     def start(self, program: Program | dict[str, Any], input_text: str = "{}", *, name: str | None = None,
@@ -434,6 +440,8 @@ class Engine:
         token = ex.new_uuid().replace("-", "") + ex.new_uuid().replace("-", "")
         wait = _TokenWait(self.scheduler.future(external=True), ex, heartbeat)
         self.tokens[token] = wait
+        if self.recorder is not None:
+            self.recorder.token(ex, token)
         if heartbeat:
             self._arm_heartbeat(wait)
         return token, wait

@@ -31,11 +31,10 @@ from asl.tasks import HandlerTable, TaskHandlers
 from asl.validate import validate
 from harness.cloud import LocalCloud
 from harness.overlay import ActiveSlot, Answer, Call, register, request_identity
-from harness.store import Backend, ExecutionRecord, Store, run_test_state
+from harness.store import MAX_TAGS, Backend, ExecutionRecord, Store, run_test_state
 
 TARGET_PREFIX = "AWSStepFunctions."
 DEFAULT_PAGE = 100
-MAX_TAGS = 50
 _JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 _ERROR_NAMESPACE = {"ValidationException": "com.amazon.coral.validate",
                     "SerializationException": "com.amazon.coral.service",
@@ -211,21 +210,20 @@ class StepFunctionsApi:
         return {"events": [_event(e, with_data) for e in page], **_next(token)}
 
     def stop_execution(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        ex = b.execution(p["executionArn"]).execution
-        b.engine.stop_execution(ex, p.get("error"), p.get("cause"))
+        ex = b.stop_execution(p["executionArn"], p.get("error"), p.get("cause"))
         return {"stopDate": _ts(ex.stop or b.now())}
 
     # ------------------------------------------------------------------ task tokens
     def send_task_success(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        b.engine.send_task_success(p["taskToken"], p["output"])
+        b.send_task_success(p["taskToken"], p["output"])
         return {}
 
     def send_task_failure(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        b.engine.send_task_failure(p["taskToken"], p.get("error"), p.get("cause"))
+        b.send_task_failure(p["taskToken"], p.get("error"), p.get("cause"))
         return {}
 
     def send_task_heartbeat(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        b.engine.send_task_heartbeat(p["taskToken"])
+        b.send_task_heartbeat(p["taskToken"])
         return {}
 
     # ------------------------------------------------------------------ definitions
@@ -307,17 +305,11 @@ class StepFunctionsApi:
 
     # ------------------------------------------------------------------ tags
     def tag_resource(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        resource = b.tagged(p["resourceArn"])
-        tags = {**resource.tags, **_tag_dict(p["tags"], p["resourceArn"])}
-        if len(tags) > MAX_TAGS:
-            raise ApiError("TooManyTags", f"Too many tags: '{p['resourceArn']}' would have {len(tags)}, "
-                                          f"the limit is {MAX_TAGS}")
-        resource.tags = tags
+        b.tag(p["resourceArn"], _tag_dict(p["tags"], p["resourceArn"]))
         return {}
 
     def untag_resource(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:
-        resource = b.tagged(p["resourceArn"])
-        resource.tags = {k: v for k, v in resource.tags.items() if k not in p["tagKeys"]}
+        b.untag(p["resourceArn"], p["tagKeys"])
         return {}
 
     def list_tags_for_resource(self, b: Backend, p: dict[str, Any]) -> dict[str, Any]:

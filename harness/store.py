@@ -10,7 +10,10 @@ only ever touched on their pump thread.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
+import random
 import re
 import threading
 import traceback
@@ -30,6 +33,7 @@ from asl.scheduler import Scheduler
 from asl.tasks import Resource, TaskHandler, TaskHandlers, TaskRequest
 
 T = TypeVar("T")
+MAX_TAGS = 50  # tags per resource
 EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes, then times out
 _ARN = re.compile(r"^arn:aws[a-z-]*:states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<type>[A-Za-z]+):(?P<rest>.+)$")
 # Names: 1-80 characters, none of whitespace, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : / or control characters.
@@ -188,13 +192,37 @@ def _compile(text: str) -> Program:
 
 
 # --------------------------------------------------------------------------- one account in one region
+def _changes(aimed_at: Callable[[Backend, dict[str, Any]], str | None] | None = None) -> Callable[[Any], Any]:
+    """Mark a Backend method that changes state: with a recorder attached (`drydock serve`'s journal,
+    `harness.durability`), the call is journaled before it runs. `aimed_at` names the execution a call
+    acts on (a stop, a task token answer), which is where a replay applies it again."""
+    def mark(method: Callable[..., T]) -> Callable[..., T]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def changing(self: Backend, *args: Any, **kwargs: Any) -> T:
+            if self.recorder is not None:
+                values = signature.bind(self, *args, **kwargs).arguments
+                values.pop("self")
+                self.recorder.call(method.__name__, values, aimed_at(self, values) if aimed_at else None)
+            return method(self, *args, **kwargs)
+        return changing
+    return mark
+
+
+def _token_owner(backend: Backend, values: dict[str, Any]) -> str | None:
+    wait = backend.engine.tokens.get(values["token"])
+    return wait.execution.arn if wait is not None else None
+
+
 class Backend:
     """Step Functions for one account in one region; call its methods only on `pump`'s thread."""
 
     def __init__(self, account: str, region: str, handlers_for: Callable[[Backend], TaskHandlers], *, clock: Clock,
-                 idle_grace: float):
+                 idle_grace: float, recorder: Callable[[Backend], Any] | None = None):
         self.account, self.region = account, region
         self.engine = Engine(clock=clock, region=region, account=account)
+        self._ids = random.Random(f"{account}:{region}")  # revision ids: the same again when a journal is replayed
         self.handlers = handlers_for(self)  # made once the engine exists: integrations bind to it
         self.engine.handlers = _WithActivities(self.handlers, self)
         self.pump = Pump(self.engine.scheduler, idle_grace=idle_grace, name=f"drydock-sfn-{account}-{region}")
@@ -202,6 +230,8 @@ class Backend:
         self.executions: dict[str, ExecutionRecord] = {}
         self.activities: dict[str, Activity] = {}
         self._seq = 0
+        self.recorder = recorder(self) if recorder is not None else None  # see `_changes`
+        self.engine.recorder = self.recorder
 
     def now(self) -> float:
         return self.engine.scheduler.clock.now()
@@ -210,6 +240,7 @@ class Backend:
         return f"arn:aws:states:{self.region}:{self.account}:{resource_type}:{name}"
 
     # ------------------------------------------------------------------ state machines
+    @_changes()
     def create_state_machine(self, name: str, definition: str, role_arn: str, type_: str, tags: dict[str, str],
                              logging: dict[str, Any], tracing: dict[str, Any]) -> StateMachine:
         _check_name(name)
@@ -228,6 +259,7 @@ class Backend:
         self.state_machines[arn] = machine
         return machine
 
+    @_changes()
     def update_state_machine(self, arn: str, definition: str | None, role_arn: str | None,
                              logging: dict[str, Any] | None, tracing: dict[str, Any] | None) -> StateMachine:
         machine = self.state_machine(arn)
@@ -248,14 +280,17 @@ class Backend:
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return machine
 
+    @_changes()
     def delete_state_machine(self, arn: str) -> None:
         _check_arn(arn, "stateMachine")
         self.state_machines.pop(arn, None)
 
     def _revision(self, definition: str, program: Program, role_arn: str) -> Revision:
-        return Revision(definition, program, role_arn, str(uuid.uuid4()), self.now())
+        return Revision(definition, program, role_arn, str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
+                        self.now())
 
     # ------------------------------------------------------------------ executions
+    @_changes()
     def start_execution(self, machine_arn: str, name: str | None, input_text: str) -> ExecutionRecord:
         machine = self.state_machine(machine_arn)
         if name is not None:
@@ -289,6 +324,25 @@ class Backend:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return record
 
+    @_changes(lambda backend, values: values["arn"])
+    def stop_execution(self, arn: str, error: str | None, cause: str | None) -> Execution:
+        execution = self.execution(arn).execution
+        self.engine.stop_execution(execution, error, cause)
+        return execution
+
+    # ------------------------------------------------------------------ task tokens
+    @_changes(_token_owner)
+    def send_task_success(self, token: str, output: str) -> None:
+        self.engine.send_task_success(token, output)
+
+    @_changes(_token_owner)
+    def send_task_failure(self, token: str, error: str | None, cause: str | None) -> None:
+        self.engine.send_task_failure(token, error, cause)
+
+    @_changes(_token_owner)
+    def send_task_heartbeat(self, token: str) -> None:
+        self.engine.send_task_heartbeat(token)
+
     def when_finished(self, record: ExecutionRecord) -> Future:
         """A thread-safe future resolved once the execution has stopped, whatever its status."""
         done: Future = Future()
@@ -300,6 +354,7 @@ class Backend:
         return done
 
     # ------------------------------------------------------------------ activities
+    @_changes()
     def create_activity(self, name: str, tags: dict[str, str]) -> Activity:
         _check_name(name)
         arn = self.arn("activity", name)
@@ -314,6 +369,7 @@ class Backend:
             raise ApiError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
         return activity
 
+    @_changes()
     def delete_activity(self, arn: str) -> None:
         _check_arn(arn, "activity")
         self.activities.pop(arn, None)
@@ -344,15 +400,37 @@ class Backend:
 
     def _hand_out(self, activity: Activity) -> None:
         while activity.pollers and activity.tasks:
-            task = activity.tasks.popleft()
+            task = activity.tasks[0]
             wait = self.engine.tokens.get(task.token)
             if wait is None or wait.closed:  # its execution stopped or timed out before a worker came
+                activity.tasks.popleft()
                 continue
             poll, worker_name = activity.pollers.popleft()
-            task.started(worker_name)
+            self.activity_started(activity.arn, task.token, worker_name)
             poll.set_result({"taskToken": task.token, "input": task.input})
 
+    @_changes(_token_owner)
+    def activity_started(self, arn: str, token: str, worker_name: str | None) -> None:
+        """A worker took the activity task with this token (ActivityStarted)."""
+        activity = self.activity(arn)
+        task = next(t for t in activity.tasks if t.token == token)
+        activity.tasks.remove(task)
+        task.started(worker_name)
+
     # ------------------------------------------------------------------ tags
+    @_changes()
+    def tag(self, arn: str, tags: dict[str, str]) -> None:
+        resource = self.tagged(arn)
+        merged = {**resource.tags, **tags}
+        if len(merged) > MAX_TAGS:
+            raise ApiError("TooManyTags", f"Too many tags: '{arn}' would have {len(merged)}, the limit is {MAX_TAGS}")
+        resource.tags = merged
+
+    @_changes()
+    def untag(self, arn: str, keys: list[str]) -> None:
+        resource = self.tagged(arn)
+        resource.tags = {k: v for k, v in resource.tags.items() if k not in keys}
+
     def tagged(self, arn: str) -> StateMachine | Activity:
         _check_arn(arn, "stateMachine", "activity")
         resource = self.state_machines.get(arn) or self.activities.get(arn)
