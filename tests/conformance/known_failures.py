@@ -7,13 +7,17 @@ from __future__ import annotations
 
 # The recording predates AWS's late-2024 change: since then MapStateExited follows MapRunStarted, before
 # it followed MapRunSucceeded. drydock's engine follows the current behaviour (asl/runners.py, _run_map_run).
+# Evidence (re-checked over the whole public corpus): all 23 Distributed Map recordings made from 21-09-2023
+# to 19-08-2024 give MapStateExited previousEventId = MapRunSucceeded's id, all 14 made from 13-11-2024 to
+# 05-03-2025 give MapRunStarted's id; no recording contradicts the split, and these cases differ in nothing else.
 _MAP_RUN_SUCCEEDED_ERA = "recorded before late 2024: MapStateExited follows MapRunSucceeded; drydock (like AWS today) follows MapRunStarted"
 
-# The recorder normalised the SDK metadata of these 2024 recordings differently from the 2025 ones:
-# request ids stay UUIDs ("x-amzn-RequestId": ["<uuid:2>"]) where the newer recordings, which drydock
-# follows (harness/integrations/responses.py), show the fixed token "x-amzn-RequestId".
-_REQUEST_ID_2024 = ("2024 recording keeps the request id (a UUID in a list) in SdkHttpMetadata, where the 2025 recorder "
-                    "replaced it by a token; drydock answers as AWS does and the runner applies the 2025 transform")
+# The recorder nested its placeholders in these 2024 callback recordings: the task token inside the SQS
+# message body is recorded as "<<task_token>:1>" (extra_placeholders lists "<task_token>"), so compare.py
+# needs an actual token of the form "<...:1>"; an AWS task token (or drydock's) never has that form, and the
+# same token elsewhere in the case (taskSubmitted, the worker's answer) is not compared against it.
+_NESTED_TOKEN = ("the recorder nested its placeholders: the task token is recorded as '<<task_token>:1>', "
+                 "which no task token can match (compare.py reads it as '<' + anything + ':1>')")
 
 KNOWN_FAILURES: dict[str, str] = {
     **{name: _MAP_RUN_SUCCEEDED_ERA for name in (
@@ -41,35 +45,31 @@ KNOWN_FAILURES: dict[str, str] = {
         "scenarios_test_base_scenarios.py_TestBaseScenarios_test_map_state_tolerated_failure_values_count_literal__b47126f129.json",
         "scenarios_test_base_scenarios.py_TestBaseScenarios_test_map_state_tolerated_failure_values_percentage_literal__919746ea73.json",
     )},
-    **{name: _REQUEST_ID_2024 for name in (
-        "callback_test_callback.py_TestCallback_test_multiple_heartbeat_notifications__264617eb4c.json",
-        "callback_test_callback.py_TestCallback_test_sqs_failure_in_wait_for_task_tok_no_error_field_SQS_WAIT_FOR_TASK_TOKEN_CATCH__d0e5ae0526.json",
-        "credentials_test_credentials_base.py_TestCredentialsBase_test_cross_account_service_lambda_invoke__e817ce53ed.json",
-        "timeouts_test_heartbeats.py_TestHeartbeats_test_heartbeat_no_timeout__8ee74f6d8e.json",
-        "timeouts_test_heartbeats.py_TestHeartbeats_test_heartbeat_timeout__ca5069353b.json",
-    )},
     "callback_test_callback.py_TestCallback_test_sqs_wait_for_task_tok_with_heartbeat__7deed63792.json":
-        _REQUEST_ID_2024 + "; and the recorder nested its placeholders: the task token is recorded as "
-        "'<<task_token>:1>', which no token can match",
+        _NESTED_TOKEN,
     "callback_test_callback.py_TestCallback_test_sqs_wait_for_task_token_timeout__8779dd4d30.json":
-        _REQUEST_ID_2024 + "; and the recorder nested its placeholders: the task token is recorded as "
-        "'<<task_token>:1>', which no token can match",
-    "context_object_test_context_object.py_TestSnfBase_test_result_selector__64ff5110cd.json":
-        _REQUEST_ID_2024 + "; and Content-Length counts the recorded (hidden) function name, 9 characters longer "
-        "than any name the case lets us choose",
+        _NESTED_TOKEN,
     "error_handling_test_task_service_sqs.py_TestTaskServiceSqs_test_sqs_failure_in_wait_for_task_tok__3b13c46cd7.json":
-        _REQUEST_ID_2024 + "; and the recorder left the Date header unnormalised ('Thu, 18 Apr 2024 06:27:01 GMT')",
+        "the recorder left this SQS answer's Date header unnormalised ('Thu, 18 Apr 2024 06:27:01 GMT', three "
+        "seconds before meta.recorded_date 18-04-2024 06:27:04): the wall-clock time of the recording, where every "
+        "other recording shows the token 'date'; it is the only difference left (request id, lengths and the "
+        "other headers match)",
     "error_handling_test_task_service_sqs.py_TestTaskServiceSqs_test_send_message_no_such_queue__195839df96.json":
-        "the cause quotes the recording's random queue host (no-such-queue-73e08fde), which the recorder did not "
-        "register as a placeholder; the case's made-up name differs on every run",
+        "the cause quotes the recording's random queue host (no-such-queue-73e08fde): the recorder replaced the "
+        "URL by <no_such_sqs_queue_url> in the parameters but not the host inside the cause, and the case's "
+        "`names` entry makes the host 8 random hex digits, so only the recorded value itself would match",
     "error_handling_test_task_service_sqs.py_TestTaskServiceSqs_test_send_message_no_such_queue_no_catch__60251af529.json":
-        "the cause quotes the recording's random queue host (no-such-queue-fa484d45), which the recorder did not "
-        "register as a placeholder; the case's made-up name differs on every run",
+        "the cause quotes the recording's random queue host (no-such-queue-fa484d45): the recorder replaced the "
+        "URL by <no_such_sqs_queue_url> in the parameters but not the host inside the cause, and the case's "
+        "`names` entry makes the host 8 random hex digits, so only the recorded value itself would match",
     "local_mocking_test_base_scenarios.py_TestBaseScenarios_test_dynamodb_put_get_item__e602382f54.json":
         "DynamoDB spells the request-id header of GetItem either way: this October 2025 recording has "
         "'x-amzn-RequestId', the two November 2025 ones (services_test_dynamodb_*GET_ITEM) 'x-amzn-requestid', "
-        "which drydock follows",
+        "which drydock follows; the GetItem requests are identical (TableName, Key id1), so AWS changed between "
+        "28-10-2025 and 06-11-2025 (the lowercase header also moved, second after Server in AllHttpHeaders)",
     "timeouts_test_timeouts.py_TestTimeouts_test_service_lambda_map_timeout__0204f10077.json":
         "concurrent inline Map iterations: AWS started all four iterations before any entered its Task, and its "
-        "task timers fired in the order 0, 2, 1, 3; drydock's scheduler interleaves deterministically otherwise",
+        "task timers fired in the order 0, 2, 1, 3 (TaskTimedOut previousEventIds 16, 18, 17, 19); iterations 1-3 "
+        "were then aborted (TaskStateAborted + MapIterationAborted) although their timeouts were already recorded: "
+        "a race of four timers due at the same instant, which no deterministic scheduler reproduces",
 }
