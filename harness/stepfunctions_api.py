@@ -55,12 +55,14 @@ class StepFunctionsApi:
             virtual time (0: in-process and deterministic; see `harness.store.Pump`).
         clock: makes each region's clock (virtual by default; `WallClock` for real time).
         activity_poll_seconds: how long GetActivityTask waits for a task (AWS: 60).
+        journal: a `harness.durability.journal.Journal` to write every change to (`drydock serve`).
     """
 
     def __init__(self, handlers: TaskHandlers | None = None, *, idle_grace: float = 0.0,
-                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0):
+                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0, journal: Any = None):
         fixed = handlers
-        self.store = Store(_integrations if fixed is None else lambda backend: fixed, idle_grace=idle_grace, clock=clock, activity_poll_seconds=activity_poll_seconds)
+        self.store = Store(_integrations if fixed is None else lambda backend: fixed, idle_grace=idle_grace, clock=clock,
+                           activity_poll_seconds=activity_poll_seconds, journal=journal)
 
     def close(self) -> None:
         self.store.close()

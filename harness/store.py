@@ -460,12 +460,16 @@ class _WithActivities:
 class Store:
     """Backends by account and region, made on first use (moto's BackendDict).
 
-    `handlers_for(backend)` gives each backend the task handlers its engine uses.
+    `handlers_for(backend)` gives each backend the task handlers its engine uses. With a `journal`
+    (`harness.durability.journal.Journal`) every backend journals its calls, events and tokens, and its
+    virtual clock starts where the journal says it first started (so a replay makes the same times).
     """
 
     def __init__(self, handlers_for: Callable[[Backend], TaskHandlers], *, idle_grace: float = 0.0,
-                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0):
+                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0,
+                 journal: Any = None):
         self.handlers_for = handlers_for
+        self.journal = journal
         self.idle_grace = idle_grace
         self.activity_poll_seconds = activity_poll_seconds
         self._clock = clock
@@ -476,7 +480,17 @@ class Store:
         with self._lock:
             backend = self._backends.get((account, region))
             if backend is None:
-                backend = Backend(account, region, self.handlers_for, clock=self._clock(), idle_grace=self.idle_grace)
+                clock, recorder = self._clock(), None
+                if self.journal is not None:
+                    from harness.durability.recorder import Recorder
+
+                    if not clock.virtual:
+                        raise ValueError("durable executions replay on the virtual clock; a wall-clock backend "
+                                         "cannot be journaled")
+                    clock = VirtualClock(self.journal.backend(account, region, clock.now()))
+                    recorder = functools.partial(Recorder, self.journal)
+                backend = Backend(account, region, self.handlers_for, clock=clock, idle_grace=self.idle_grace,
+                                  recorder=recorder)
                 self._backends[(account, region)] = backend
             return backend
 

@@ -1,0 +1,225 @@
+"""Durable executions: a backend rebuilt from its journal after a crash finishes as if nothing happened.
+
+A "crash" here is a Store dropped without a word and a new Store opened on the same journal file, as a
+restarted `drydock serve` does (`tests/integration/test_crash_recovery.py` kills the real process).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from asl.errors import StatesError
+from asl.tasks import HandlerTable, TaskRequest
+from harness.durability.journal import Journal
+from harness.durability.replay import ReplayDivergence, restore
+from harness.store import Backend, Store
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/r"
+
+# A Task, a Map of Tasks, a Wait, a Parallel with a token wait beside a retried task, then a Choice.
+DEFINITION = {
+    "StartAt": "Score",
+    "States": {
+        "Score": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultPath": "$.score",
+                  "Parameters": {"FunctionName": "score", "Payload.$": "$"}, "Next": "Each"},
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.each", "Next": "Nap",
+                 "ItemProcessor": {"StartAt": "One", "States": {
+                     "One": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                             "Parameters": {"FunctionName": "one", "Payload.$": "$"}, "End": True}}}},
+        "Nap": {"Type": "Wait", "Seconds": 3600, "Next": "Both"},
+        "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Decide", "Branches": [
+            {"StartAt": "Approve", "States": {"Approve": {
+                "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+                "End": True}}},
+            {"StartAt": "Flaky", "States": {"Flaky": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "flaky"},
+                "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 30}],
+                "End": True}}}]},
+        "Decide": {"Type": "Choice", "Default": "Done",
+                   "Choices": [{"Variable": "$.both[0].approved", "BooleanEquals": False, "Next": "Refused"}]},
+        "Refused": {"Type": "Fail", "Error": "Refused"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+class Services:
+    """Task handlers that count their calls and keep the tokens they are sent (the outside world)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.tokens: list[str] = []
+        self.flaky_failures = 1
+
+    def table(self) -> HandlerTable:
+        table = HandlerTable()
+        table.register("lambda", "invoke", self.invoke)
+        table.register("sqs", "sendMessage", self.send)
+        return table
+
+    def invoke(self, request: TaskRequest) -> dict:
+        name = request.parameters["FunctionName"]
+        self.calls.append(name)
+        if name == "flaky" and self.flaky_failures:
+            self.flaky_failures -= 1
+            raise StatesError("Lambda.TooManyRequestsException", "Rate exceeded")
+        return {"Payload": {"from": name, "call": len(self.calls)}}
+
+    def send(self, request: TaskRequest) -> dict:
+        self.calls.append("sqs")
+        self.tokens.append(request.parameters["MessageBody"]["token"])
+        return {"MessageId": f"m{len(self.tokens)}"}
+
+
+def open_store(services: Services, journal: Journal | None) -> Store:
+    return Store(lambda backend: services.table(), journal=journal)
+
+
+def backend_of(store: Store) -> Backend:
+    return store.backend(ACCOUNT, REGION)
+
+
+def begin(store: Store) -> str:
+    """Create the machine and start one execution; returns its ARN (it parks on the approval token)."""
+    b = backend_of(store)
+    machine = b.pump.call(lambda: b.create_state_machine("m", json.dumps(DEFINITION), ROLE, "STANDARD", {}, {}, {}))
+    record = b.pump.call(lambda: b.start_execution(machine.arn, "run-1", json.dumps({"items": [1, 2, 3]})))
+    return record.execution.arn
+
+
+def approve(store: Store, token: str, approved: bool = True) -> None:
+    b = backend_of(store)
+    b.pump.call(lambda: b.send_task_success(token, json.dumps({"approved": approved})))
+
+
+def history(store: Store, arn: str) -> list[dict]:
+    b = backend_of(store)
+    return b.pump.call(lambda: [dict(e) for e in b.executions[arn].execution.history.events])
+
+
+def status(store: Store, arn: str) -> tuple[str, str | None]:
+    b = backend_of(store)
+    return b.pump.call(lambda: (b.executions[arn].execution.status, b.executions[arn].execution.output_text))
+
+
+@pytest.fixture
+def uninterrupted() -> tuple[list[dict], str | None]:
+    services = Services()
+    store = open_store(services, None)
+    try:
+        arn = begin(store)
+        approve(store, services.tokens[0])
+        return history(store, arn), status(store, arn)[1]
+    finally:
+        store.close()
+
+
+def test_a_crash_while_waiting_for_a_token_loses_nothing(tmp_path, uninterrupted):
+    before = Services()
+    first = open_store(before, Journal(tmp_path))
+    arn = begin(first)
+    token = before.tokens[0]
+    waiting = history(first, arn)
+    first.close()  # the process dies: nothing more is written
+
+    after = Services()
+    second = open_store(after, Journal(tmp_path))
+    restore(second, Journal(tmp_path))
+    try:
+        assert history(second, arn) == waiting  # the same events, times included
+        assert after.calls == []  # every task that had finished was played back, not called again
+        approve(second, token)  # the token handed out before the crash is still valid
+        assert status(second, arn) == ("SUCCEEDED", uninterrupted[1])
+        assert history(second, arn) == uninterrupted[0]
+    finally:
+        second.close()
+
+
+def test_a_restored_backend_keeps_journaling_and_survives_a_second_crash(tmp_path, uninterrupted):
+    services = Services()
+    first = open_store(services, Journal(tmp_path))
+    arn = begin(first)
+    token = services.tokens[0]
+    first.close()
+    second = open_store(Services(), Journal(tmp_path))
+    restore(second, Journal(tmp_path))
+    approve(second, token)
+    second.close()
+
+    third = open_store(Services(), Journal(tmp_path))
+    restore(third, Journal(tmp_path))
+    try:
+        assert status(third, arn) == ("SUCCEEDED", uninterrupted[1])
+        assert history(third, arn) == uninterrupted[0]
+    finally:
+        third.close()
+
+
+def test_a_task_in_flight_at_the_crash_runs_again(tmp_path):
+    services = Services()
+    first = open_store(services, Journal(tmp_path))
+    arn = begin(first)
+    first.close()
+    db = sqlite3.connect(tmp_path / Journal.FILE)  # the process died after TaskStarted, before the outcome
+    sent = db.execute("SELECT id FROM events WHERE execution=? AND body LIKE '%\"TaskStarted\"%' "
+                      "AND body LIKE '%\"sqs\"%'", (arn,)).fetchone()[0]
+    db.execute("DELETE FROM events WHERE execution=? AND id>?", (arn, sent))
+    db.commit()
+    db.close()
+
+    again = Services()
+    second = open_store(again, Journal(tmp_path))
+    restore(second, Journal(tmp_path))
+    try:
+        # the approval request was not known to be sent: it is sent again; the flaky task after it runs live
+        assert again.calls[0] == "sqs" and set(again.calls[1:]) == {"flaky"}
+        approve(second, again.tokens[0])
+        assert status(second, arn)[0] == "SUCCEEDED"
+    finally:
+        second.close()
+
+
+def test_state_machines_revisions_and_tags_come_back(tmp_path):
+    first = open_store(Services(), Journal(tmp_path))
+    b = backend_of(first)
+    machine = b.pump.call(lambda: b.create_state_machine("m", json.dumps(DEFINITION), ROLE, "STANDARD", {"a": "1"},
+                                                         {}, {}))
+    b.pump.call(lambda: b.tag(machine.arn, {"b": "2"}))
+    b.pump.call(lambda: b.untag(machine.arn, ["a"]))
+    revision = machine.revision.revision_id
+    first.close()
+
+    second = open_store(Services(), Journal(tmp_path))
+    restore(second, Journal(tmp_path))
+    try:
+        b2 = backend_of(second)
+        again = b2.pump.call(lambda: b2.state_machine(machine.arn))
+        assert (again.tags, again.revision.revision_id, again.creation_date) == ({"b": "2"}, revision,
+                                                                                 machine.creation_date)
+    finally:
+        second.close()
+
+
+def test_a_journal_that_disagrees_with_the_replay_is_refused_loudly(tmp_path):
+    services = Services()
+    first = open_store(services, Journal(tmp_path))
+    arn = begin(first)
+    first.close()
+    db = sqlite3.connect(tmp_path / Journal.FILE)  # somebody edited the journal: event 2 says another input
+    body = json.loads(db.execute("SELECT body FROM events WHERE execution=? AND id=2", (arn,)).fetchone()[0])
+    body["stateEnteredEventDetails"]["name"] = "Elsewhere"
+    db.execute("UPDATE events SET body=? WHERE execution=? AND id=2", (json.dumps(body), arn))
+    db.commit()
+    db.close()
+
+    second = open_store(Services(), Journal(tmp_path))
+    try:
+        with pytest.raises(ReplayDivergence, match=r"run-1 event 2: the journal has .*Elsewhere"):
+            restore(second, Journal(tmp_path))
+    finally:
+        second.close()
