@@ -5,7 +5,8 @@ Fixtures:
     local_cloud    an isolated in-process cloud: moto's backends emptied and a fresh Step Functions API
     drydock_coverage  the session's coverage, for engines a test makes itself (`watch_engine`, `count_execution`)
     state_machine  `state_machine(FILE_OR_DEFINITION, input={...}) -> Execution`, run to completion on the
-                   virtual clock with drydock's integrations (or `handlers=`), recorded for coverage
+                   virtual clock with drydock's integrations (or `handlers=`), recorded for coverage;
+                   `mock_config=..., test_case="T"` mocks tasks and injects faults (`harness.mock_config`)
 
 Helpers: `assert_path(execution, ["A", "B"])`, `assert_output(execution, {...})`, `json_values()`,
 `inputs_for(definition)` (hypothesis strategies).
@@ -256,7 +257,7 @@ def load(source: str | Path | dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def run_state_machine(source: str | Path | dict[str, Any], input: Any = None, *, coverage: Coverage | None = None,
                       handlers: Any = None, name: str | None = None, seed: int = 0, input_text: str | None = None,
-                      before_state: Any = None) -> Any:
+                      before_state: Any = None, mock_config: Any = None, test_case: str | None = None) -> Any:
     """Run a state machine to completion on the virtual clock; returns the `asl.engine.Execution`.
 
     Args:
@@ -265,6 +266,9 @@ def run_state_machine(source: str | Path | dict[str, Any], input: Any = None, *,
         coverage: where to count states, Choice rules, Catchers and Retriers (the session's, in fixtures).
         handlers: task handlers (default: drydock's integrations over the in-process cloud).
         before_state: the engine's before_state hook, e.g. `asl.breakpoints.Breakpoints(...)`.
+        mock_config: a MockConfigFile (`harness.mock_config`: a path, JSON text, a dict or a `MockConfig`) whose
+            `test_case` the execution runs: mocked answers and injected faults (Throttle, Hang, Delay, Call),
+            under the state machine the test case belongs to.
     """
     from asl.program import compile_program
     from harness.local_run import local_handlers
@@ -273,18 +277,37 @@ def run_state_machine(source: str | Path | dict[str, Any], input: Any = None, *,
     program = compile_program(definition)
     cov = coverage.machine(key, definition) if coverage is not None else None
     engine_class = _engine_class()
+    mocks = machine_arn = cloud = None
+    if mock_config is not None:
+        from harness.cloud import LocalCloud
+        from harness.integrations import build_handlers
+        from harness.mock_config import MockConfig, MockConfigError
+
+        mocks = mock_config if isinstance(mock_config, MockConfig) else MockConfig.load(mock_config)
+        owners = [m for m, cases in mocks.test_cases.items() if test_case in cases]
+        if len(owners) != 1:
+            raise MockConfigError(f"the mock configuration has {len(owners)} state machines with a test case "
+                                  f"{test_case!r}; exactly one is needed")
+        machine_arn = f"arn:aws:states:us-east-1:123456789012:stateMachine:{owners[0]}"
+        if handlers is not None:
+            raise ValueError("mock_config builds drydock's integrations with the mocks; pass it or handlers, not both")
+        cloud = LocalCloud()
+        handlers = build_handlers(cloud, mocks=mocks)
     if handlers is None:
         handlers, cloud = local_handlers()
-    else:
-        cloud = None
     engine = engine_class(handlers, seed=seed, region=getattr(cloud, "region", "us-east-1"),
                           account=getattr(cloud, "account", "123456789012"))
+    if mocks is not None:
+        handlers.bind(engine)
     if cov is not None:
         engine.coverage = cov
         engine.state_keys = instrument(program, cov)
     engine.before_state = before_state
     text = input_text if input_text is not None else json.dumps({} if input is None else input)
-    execution = engine.run_to_completion(engine.start(program, text, name=name))
+    execution = engine.start(program, text, name=name, state_machine_arn=machine_arn)
+    if mocks is not None:
+        mocks.bind(execution.arn, machine_arn, test_case, definition)
+    execution = engine.run_to_completion(execution)
     if cov is not None:
         cov.executions += 1
         _count_states(cov, execution.history.events)
