@@ -19,7 +19,7 @@ from harness.stepfunctions_api import StepFunctionsApi, install
 class Gateway:
     """The WSGI app: drydock's actions to drydock, the rest to moto."""
 
-    def __init__(self, api: StepFunctionsApi | None = None):
+    def __init__(self, api: StepFunctionsApi | None = None, cloud_state: Any = None):
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from harness.cloud import LocalCloud
@@ -30,16 +30,22 @@ class Gateway:
         if api is not None:
             install(api)
         self.moto = DomainDispatcherApplication(create_backend_app)
+        self.cloud_state = cloud_state  # with a journal: what a request changed is saved before it is answered
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         call = OVERLAY.wsgi_call(environ)
         if call is None:
-            return self.moto(environ, start_response)
-        status, headers, body = OVERLAY.answer(call)
-        return Response(body, status, headers)(environ, start_response)
+            answer = self.moto(environ, start_response)
+        else:
+            status, headers, body = OVERLAY.answer(call)
+            answer = Response(body, status, headers)(environ, start_response)
+        if self.cloud_state is not None:
+            self.cloud_state.observe_wsgi(environ)
+            self.cloud_state.flush()
+        return answer
 
 
-def bind(host: str, port: int, api: StepFunctionsApi) -> BaseWSGIServer:
+def bind(host: str, port: int, api: StepFunctionsApi, cloud_state: Any = None) -> BaseWSGIServer:
     """A threaded server for the gateway, bound and ready for `serve_forever`.
 
     Raises:
@@ -50,5 +56,5 @@ def bind(host: str, port: int, api: StepFunctionsApi) -> BaseWSGIServer:
     # Bound here, not by werkzeug, whose server prints and exits when the port is taken.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.create_server((host, port), family=family) as listening:
-        return make_server(host, port, Gateway(api), threaded=True, request_handler=MotoRequestHandler,
+        return make_server(host, port, Gateway(api, cloud_state), threaded=True, request_handler=MotoRequestHandler,
                            fd=listening.fileno())

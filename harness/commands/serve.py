@@ -4,6 +4,10 @@ One URL answers every service (`aws --endpoint-url`, `AWS_ENDPOINT_URL`, boto3's
 `endpoint_url`): Step Functions by drydock, everything else by moto. Executions run on a
 virtual clock by default: while one waits for a task token or an activity worker, the engine
 gives outside answers `--idle-grace` wall seconds before it skips time to the next timer.
+
+With `--state-dir DIR` nothing is lost when the process dies: every Step Functions change and history event
+and the state of the other services are journaled there before they take effect (`harness.durability`),
+and a `drydock serve` started again on the same directory resumes every execution where it stood.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import errno
 import os
 import sys
 import time
+from typing import Any
 
 from asl.clock import VirtualClock, WallClock
 from harness.cloud import is_loopback_host
@@ -27,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall seconds to wait for a task token or activity worker before skipping virtual "
                              "time to the next timer (default 2)")
     parser.add_argument("--real-time", action="store_true", help="run executions on the wall clock: waits really wait")
+    parser.add_argument("--state-dir", default=os.environ.get("DRYDOCK_STATE_DIR"), metavar="DIR",
+                        help="journal everything to DIR and resume from it when started again, even after kill -9 "
+                             "(default: $DRYDOCK_STATE_DIR; without it nothing is kept)")
     parser.add_argument("--allow-non-loopback", action="store_true",
                         help="listen on a non-loopback address although the endpoint has no authentication")
 
@@ -37,12 +45,25 @@ def run(args: argparse.Namespace) -> int:
               f"can reach it could create, run and read your local resources; use 127.0.0.1, or pass "
               f"--allow-non-loopback if you mean it", file=sys.stderr)
         return 2
+    if args.state_dir and args.real_time:
+        print("drydock serve: --state-dir resumes executions by replaying them on the virtual clock; it cannot be "
+              "combined with --real-time", file=sys.stderr)
+        return 2
     from harness.server import bind
     from harness.stepfunctions_api import StepFunctionsApi, install
 
-    api = StepFunctionsApi(idle_grace=args.idle_grace, clock=WallClock if args.real_time else _virtual_from_now)
+    journal = cloud_state = None
+    if args.state_dir:
+        from harness.durability.cloud_state import CloudState
+        from harness.durability.journal import Journal
+
+        journal = Journal(args.state_dir)
+        cloud_state = CloudState(journal)
+        cloud_state.install()  # before any boto3 session is made: each one takes the change listener
+    api = StepFunctionsApi(idle_grace=args.idle_grace, clock=WallClock if args.real_time else _virtual_from_now,
+                           journal=journal)
     try:
-        server = bind(args.host, args.port, api)
+        server = bind(args.host, args.port, api, cloud_state)
     except OSError as err:
         api.close()
         if err.errno == errno.EADDRINUSE:
@@ -60,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         from harness.sagemaker.backends.process import ENDPOINT_VARIABLE
 
         os.environ[ENDPOINT_VARIABLE] = url
+    if journal is not None and not _resume(api, journal, cloud_state):
+        server.server_close()
+        api.close()
+        return 2
     clock = "wall clock" if args.real_time else f"virtual clock, idle grace {args.idle_grace:g} s"
     print(f"drydock serve: AWS APIs on {url} (Step Functions: drydock engine on a {clock}; other services: moto)")
     print(f"  try: aws --endpoint-url {url} stepfunctions list-state-machines")
@@ -73,6 +98,28 @@ def run(args: argparse.Namespace) -> int:
         server.server_close()
         api.close()
     return 0
+
+
+def _resume(api: Any, journal: Any, cloud_state: Any) -> bool:
+    """Bring back what the state directory holds (the services, then every execution); False if it cannot."""
+    if journal.empty:
+        print(f"drydock serve: journaling to {journal.directory} (empty: nothing to resume)", flush=True)
+        return True
+    from harness.durability.replay import ReplayDivergence, restore
+
+    started = time.monotonic()
+    services = cloud_state.restore()
+    try:
+        backends = restore(api.store, journal)
+    except ReplayDivergence as err:
+        print(f"drydock serve: {err}", file=sys.stderr)
+        return False
+    executions = [record.execution for backend in backends
+                  for record in backend.pump.call(lambda backend=backend: list(backend.executions.values()))]
+    running = sum(1 for execution in executions if not execution.done)
+    print(f"drydock serve: resumed from {journal.directory} in {time.monotonic() - started:.1f} s: "
+          f"{len(services)} services, {len(executions)} executions ({running} running)", flush=True)
+    return True
 
 
 def _virtual_from_now() -> VirtualClock:

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS backends (account TEXT, region TEXT, clock_start REAL, PRIMARY KEY (account, region));
@@ -69,6 +69,9 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # called before each Step Functions write: saves the cloud state a task changed before its outcome
+        # is journaled (`harness.durability.cloud_state.CloudState.flush`)
+        self.barrier: Callable[[], None] | None = None
         self._blobs: set[str] = {row[0] for row in self._db.execute("SELECT digest FROM blobs")}
 
     def close(self) -> None:
@@ -89,11 +92,13 @@ class Journal:
 
     def call(self, account: str, region: str, at: float, method: str, args: dict[str, Any],
              anchor: str | None, anchor_events: int | None) -> None:
+        self._before_write()
         self._write("INSERT INTO calls (account, region, at, method, args, anchor, anchor_events) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (account, region, at, method, json.dumps(args, ensure_ascii=False), anchor, anchor_events))
 
     def event(self, execution: str, event_id: int, at: float, fields: dict[str, Any]) -> None:
+        self._before_write()
         self._write("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
                     (execution, event_id, at, json.dumps(fields, ensure_ascii=False)))
 
@@ -151,6 +156,10 @@ class Journal:
         return row[0][0]
 
     # ------------------------------------------------------------------ plumbing
+    def _before_write(self) -> None:
+        if self.barrier is not None:
+            self.barrier()
+
     def _write(self, sql: str, params: Iterable[Any]) -> None:
         with self._lock:
             self._db.execute(sql, tuple(params))
