@@ -160,3 +160,28 @@ def test_roles_from_moto_iam():
     assert role.evaluate("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/t").allowed
     assert role.evaluate("dynamodb:DeleteItem", "arn:aws:dynamodb:us-east-1:123456789012:table/t").reason == "explicit-deny"
     assert IamRoles(LocalCloud(None)).lookup("arn:aws:iam::123456789012:role/absent") is None
+
+
+def test_roles_read_from_moto_directly_equal_roles_read_through_the_api():
+    """IamRoles reads moto's in-process IAM state directly (no API round trips): the same Role as role_from_iam."""
+    from harness.cloud import LocalCloud
+    from harness.iam.policy import role_from_iam, role_from_moto
+
+    iam = LocalCloud(None).client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                                                               "Action": "sts:AssumeRole"}]})
+    doc = lambda effect, action: json.dumps({"Version": "2012-10-17", "Statement": [  # noqa: E731
+        {"Effect": effect, "Action": action, "Resource": "*"}]})
+    boundary = iam.create_policy(PolicyName="direct-boundary", PolicyDocument=doc("Allow", "lambda:*"))["Policy"]["Arn"]
+    iam.create_role(RoleName="direct-moto", AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary)
+    iam.put_role_policy(RoleName="direct-moto", PolicyName="inline", PolicyDocument=doc("Allow", "sns:Publish"))
+    managed = iam.create_policy(PolicyName="direct-managed", PolicyDocument=doc("Deny", "sqs:*"))["Policy"]["Arn"]
+    iam.create_policy_version(PolicyArn=managed, PolicyDocument=doc("Allow", "lambda:InvokeFunction"), SetAsDefault=True)
+    iam.attach_role_policy(RoleName="direct-moto", PolicyArn=managed)
+
+    arn = "arn:aws:iam::123456789012:role/direct-moto"
+    direct = role_from_moto("123456789012", "us-east-1", arn)
+    assert direct == role_from_iam(iam, arn)
+    assert direct.evaluate("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:123456789012:function:f").allowed
+    assert IamRoles(LocalCloud(None)).lookup(arn) == direct
+    assert role_from_moto("123456789012", "us-east-1", "arn:aws:iam::123456789012:role/absent") is None
