@@ -148,6 +148,11 @@ async def call(services: Services, request: TaskRequest, name: str, payload: Any
 
 
 def find_function(services: Services, name: str, qualifier: str | None = None) -> Function:
+    """The function's configuration as Lambda's GetFunction answers it; `Lambda.ResourceNotFoundException`
+    (SDK v1 cause) when there is none."""
+    found = _find_in_process(services, name, qualifier)
+    if found is not None:
+        return found
     from botocore.exceptions import ClientError
 
     client = services.client("lambda")
@@ -161,7 +166,27 @@ def find_function(services: Services, name: str, qualifier: str | None = None) -
         if code == "ResourceNotFoundException":
             raise not_found(services, name, qualifier, errors.request_id_of(err)) from None
         raise errors.v1_client_error("lambda", client, "Invoke", err) from None
-    config = answer["Configuration"]
+    return _function(services, answer["Configuration"], answer.get("Code", {}), qualifier)
+
+
+def _find_in_process(services: Services, name: str, qualifier: str | None) -> Function | None:
+    """GetFunction answered from moto's in-process backend, as moto's GetFunction handler answers it, without
+    a boto3 round trip (about 1 ms of signing, stubbing and parsing per Invoke); None when moto does not run
+    in this process or has no such function, so that the API call reports the error as AWS does."""
+    if services.cloud.endpoint_url is not None:
+        return None
+    try:
+        from moto.awslambda.models import lambda_backends
+        from moto.awslambda.responses import LambdaResponse
+
+        fn = lambda_backends[services.account][services.region].get_function(name, qualifier)
+        config = LambdaResponse._set_configuration_qualifier(fn.get_configuration(), name, qualifier)
+    except Exception:  # noqa: BLE001 - unknown function, or moto elsewhere: the API call answers
+        return None
+    return _function(services, config, {}, qualifier)
+
+
+def _function(services: Services, config: dict[str, Any], code: dict[str, Any], qualifier: str | None) -> Function:
     if config.get("PackageType") == "Image":
         raise errors.not_supported("lambda", "invoke", f"container image function {config['FunctionName']}")
     return Function(name=config["FunctionName"], arn=config["FunctionArn"], version=config.get("Version", "$LATEST"),
@@ -169,7 +194,7 @@ def find_function(services: Services, name: str, qualifier: str | None = None) -
                     timeout=float(config.get("Timeout") or 3), memory=int(config.get("MemorySize") or 128),
                     runtime=config.get("Runtime") or "python3.12",
                     environment=dict(config.get("Environment", {}).get("Variables", {})),
-                    code_dir=code_directory(services, config, answer.get("Code", {}), qualifier))
+                    code_dir=code_directory(services, config, code, qualifier))
 
 
 def not_found(services: Services, name: str, qualifier: str | None, request_id: str) -> StatesError:
@@ -188,6 +213,9 @@ def code_directory(services: Services, config: dict[str, Any], code: dict[str, A
     name = config["FunctionName"]
     if name in services.lambda_code_dirs:
         return os.path.abspath(services.lambda_code_dirs[name])
+    known = (config.get("FunctionArn"), config.get("CodeSha256"))
+    if known[1] and known in _UNPACKED and os.path.isdir(_UNPACKED[known]):
+        return _UNPACKED[known]  # this code was unpacked before: no need to read and hash the zip again
     data = _code_from_backend(services, name, qualifier) or _code_from_location(code.get("Location"))
     if data is None:
         raise errors.not_supported("lambda", "invoke", f"the code of {name} cannot be read from the local cloud")
@@ -201,7 +229,12 @@ def code_directory(services: Services, config: dict[str, Any], code: dict[str, A
             os.rename(staging, target)
         except OSError:  # another invocation unpacked it first
             pass
+    if known[1]:
+        _UNPACKED[known] = target
     return target
+
+
+_UNPACKED: dict[tuple[Any, Any], str] = {}  # (function ARN, CodeSha256) -> where its zip is unpacked
 
 
 def _ensure_dir(path: str) -> str:

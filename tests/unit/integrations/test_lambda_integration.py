@@ -127,3 +127,22 @@ def test_a_warm_function_keeps_its_globals_between_invocations(runner) -> None:
     first = runner.run(task(INVOKE, {"FunctionName": "counter", "Payload": {}}))
     second = runner.run(task(INVOKE, {"FunctionName": "counter", "Payload": {}}))
     assert (first.output["Payload"], second.output["Payload"]) == (1, 2)
+
+
+def test_in_process_function_lookup_equals_the_get_function_answer(runner, cloud) -> None:
+    """With moto in this process a function is read from its backend (no boto3 round trip per Invoke): the same
+    configuration GetFunction answers, for every way of naming it; an unknown one still goes through the API."""
+    from harness.integrations import lambda_
+    from harness.integrations.registry import Services
+
+    arn = runner.create_function("lookup", "def handler(event, context):\n    return event\n", timeout=7)
+    cloud.client("lambda").publish_version(FunctionName="lookup")
+    services = Services(cloud)
+    for name, qualifier in (("lookup", None), (arn, None), (f"{arn}:$LATEST", None), ("lookup:1", None),
+                            ("lookup", "1"), ("lookup", "$LATEST"), (f"{arn}:1", None)):
+        fast = lambda_._find_in_process(services, name, qualifier)
+        assert fast is not None, (name, qualifier)
+        answer = cloud.client("lambda").get_function(FunctionName=name, **({"Qualifier": qualifier} if qualifier else {}))
+        assert fast == lambda_._function(services, answer["Configuration"], answer.get("Code", {}), qualifier)
+        assert (fast.timeout, fast.handler) == (7.0, "handler.handler")
+    assert lambda_._find_in_process(services, "absent", None) is None
