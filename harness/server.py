@@ -6,6 +6,7 @@ as `moto_server` would answer it (moto's `ThreadedMotoServer` builds the same ap
 """
 from __future__ import annotations
 
+import io
 import socket
 from typing import Any, Callable, Iterable
 
@@ -45,16 +46,62 @@ class Gateway:
         return answer
 
 
+def _request_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAliveHandler(MotoRequestHandler):
+        """moto's request handler with HTTP/1.1 keep-alive, as AWS endpoints keep connections open.
+
+        werkzeug answers every request with `Connection: close` because http.server cannot skip a request
+        body the application left unread before it reads the next request line; so every boto3 call paid
+        a new TCP connection and a new server thread. Here the body is read whole before the application
+        runs (it is handed the bytes), so the stream always stands at the next request and the connection
+        can stay open. A chunked request body still closes the connection, as before.
+        """
+
+        _keep_alive = False
+        disable_nagle_algorithm = True  # an open connection must not hold an answer's last segment back
+
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            self._keep_alive = False
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                return environ
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                return environ
+            body = self.rfile.read(length) if length > 0 else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            self._keep_alive = len(body) == length
+            # werkzeug drains "what is left" of the request after answering; nothing is, and what arrives now
+            # is the client's next request, which must stay in the socket for the next round
+            self.rfile = io.BytesIO()
+            return environ
+
+        def run_wsgi(self) -> None:
+            stream = self.rfile
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = stream
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self._keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+                return  # the connection stays open (unless the client asked to close it)
+            super().send_header(keyword, value)
+
+    return KeepAliveHandler
+
+
 def bind(host: str, port: int, api: StepFunctionsApi, cloud_state: Any = None) -> BaseWSGIServer:
     """A threaded server for the gateway, bound and ready for `serve_forever`.
 
     Raises:
         OSError: the address cannot be bound (EADDRINUSE when the port is taken).
     """
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
     # Bound here, not by werkzeug, whose server prints and exits when the port is taken.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.create_server((host, port), family=family) as listening:
-        return make_server(host, port, Gateway(api, cloud_state), threaded=True, request_handler=MotoRequestHandler,
+        return make_server(host, port, Gateway(api, cloud_state), threaded=True, request_handler=_request_handler(),
                            fd=listening.fileno())

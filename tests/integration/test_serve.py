@@ -88,3 +88,29 @@ def test_port_in_use_is_one_clear_line(endpoint, cli_env) -> None:
 def test_non_loopback_host_is_refused(capsys) -> None:
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     assert "--allow-non-loopback" in capsys.readouterr().err
+
+
+def test_connections_stay_open_between_requests(endpoint) -> None:
+    """HTTP/1.1 keep-alive, as AWS endpoints answer: one connection carries many calls, a large body and an
+    answer without a body (HEAD) included."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    target = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions.ListStateMachines",
+               "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/states/aws4_request, "
+                                "SignedHeaders=host, Signature=0"}
+    for body in ("{}", "{}", json.dumps({"maxResults": 5, "padding": "x" * 70000})):
+        connection.request("POST", "/", body=body, headers=headers)
+        answer = connection.getresponse()
+        assert answer.status == 200 and "stateMachines" in json.loads(answer.read())
+        assert answer.getheader("Connection") != "close"
+    sock = connection.sock
+    connection.request("HEAD", "/drydock-no-such-bucket")  # moto's S3: 404, no body
+    answer = connection.getresponse()
+    answer.read()
+    connection.request("POST", "/", body="{}", headers=headers)
+    assert connection.getresponse().status == 200
+    assert connection.sock is sock  # the same connection all along
+    connection.close()
