@@ -58,7 +58,8 @@ def faults(execution_name: str, base_case: str, targets: dict[str, dict[str, Any
     return document
 
 
-def throttled_once(execution_name: str, base_case: str, live: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def throttled_once(execution_name: str, base_case: str,
+                   live: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every mocked state of `base_case` throttled at its first invocation; `live` targets fail once, then call."""
     document = mock_config(execution_name)
     base = document["StateMachines"][MACHINE]["TestCases"][base_case]
