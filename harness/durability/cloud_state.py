@@ -11,20 +11,26 @@ their state as plain data (`dump`), take it back (`load`) and restart their work
 """
 from __future__ import annotations
 
-import copyreg
+import collections
 import hashlib
 import io
 import pickle
 import re
 import threading
+import weakref
 from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs
+
+import cloudpickle
 
 from harness.durability.journal import Journal
 
 BLOB_BYTES = 64 * 1024  # bytes values at least this long are saved once, by digest
 FLUSH_SECONDS = 0.25  # how often changes made outside any request (a job's thread) are saved
 _SIGNED_FOR = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/")  # SigV4's service
+# moto services that change others without a request of their own: SNS delivers to SQS queues, S3 notifies
+# SQS, SNS and EventBridge, EventBridge rules deliver to SQS and SNS.
+_ALSO_CHANGES = {"sns": ("sqs",), "s3": ("sqs", "sns", "events"), "events": ("sqs", "sns")}
 _READS = ("Describe", "List", "Get", "Head", "Search", "Query", "Scan", "Select", "BatchGet", "Lookup", "Filter")
 
 
@@ -69,7 +75,9 @@ class CloudState:
         """A request reached `service` (botocore's name for it): note the service changed unless it only read."""
         if method in ("GET", "HEAD") or service in ("stepfunctions", "states") or (action or "").startswith(_READS):
             return
-        self.mark(_backend_name(service))
+        name = _backend_name(service)
+        for changed in (name, *_ALSO_CHANGES.get(name, ())):
+            self.mark(changed)
 
     def observe_wsgi(self, environ: dict[str, Any]) -> None:
         """`observe` for a request that reached `drydock serve`'s gateway (the service from its signature)."""
@@ -173,12 +181,19 @@ def _load_moto(name: str, state: dict[str, dict[str, Any]]) -> None:
             dict.__setitem__(backends[account], region, backend)
 
 
-class _Pickler(pickle.Pickler):
-    """pickle, with locks made anew on load and long bytes kept aside as blobs."""
+_REDUCERS: dict[type, Callable[[Any], Any]] = {
+    type(threading.Lock()): lambda lock: (threading.Lock, ()),
+    type(threading.RLock()): lambda lock: (threading.RLock, ()),
+    weakref.WeakValueDictionary: lambda held: (weakref.WeakValueDictionary, (dict(held.items()),)),
+    weakref.WeakKeyDictionary: lambda held: (weakref.WeakKeyDictionary, (dict(held.items()),)),
+}
 
-    dispatch_table = copyreg.dispatch_table.copy()
-    dispatch_table[type(threading.RLock())] = lambda lock: (threading.RLock, ())
-    dispatch_table[type(threading.Lock())] = lambda lock: (threading.Lock, ())
+
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle (moto's backends hold lambdas and closures), with locks made anew on load, weak
+    dictionaries kept as what they hold now, and long bytes values kept aside as blobs."""
+
+    dispatch_table = collections.ChainMap(_REDUCERS, cloudpickle.Pickler.dispatch_table)
 
     def __init__(self, file: io.BytesIO, blobs: dict[str, bytes], journal: Journal):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
