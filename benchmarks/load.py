@@ -10,8 +10,12 @@ previousEventId earlier, one terminal event, the same count of each event type a
 RSS before and at its peak (psutil when installed, else /proc). Everything is bounded: one deadline for
 the whole run, requests to 127.0.0.1 only, and the server is stopped at the end.
 
+With `--state-dir DIR` (virtual clock) the server journals everything (`drydock serve --state-dir`); once
+every execution is checked it is killed with SIGKILL and started again on the same directory, and the
+report adds how long the restart took until it answered and whether every execution read back the same.
+
 Usage: benchmarks/load.py [--executions 1000] [--wait 5] [--items 5] [--workers 32] [--clock wall|virtual]
-                          [--timeout 600] [--json]
+                          [--state-dir DIR] [--timeout 600] [--json]
 Exit code: 0 when every execution succeeded with a well-formed history, 1 otherwise.
 """
 from __future__ import annotations
@@ -62,15 +66,17 @@ def free_port() -> int:
 class Server:
     """`drydock serve` on a free loopback port, with its RSS sampled in the background."""
 
-    def __init__(self, clock: str, log: Path):
+    def __init__(self, clock: str, log: Path, state_dir: str | None = None):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"})
         command = [sys.executable, "-m", "harness.cli", "serve", "--host", HOST, "--port", str(self.port)]
         if clock == "wall":
             command.append("--real-time")
+        if state_dir:
+            command += ["--state-dir", state_dir]
         self.log = log
-        self._out = log.open("w")
+        self._out = log.open("a")
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self._out, stderr=subprocess.STDOUT)
         self.samples: list[int] = []
         self._stop = threading.Event()
@@ -179,7 +185,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     deadline = time.monotonic() + args.timeout
     log = Path(args.log)
     log.parent.mkdir(parents=True, exist_ok=True)
-    server = Server(args.clock, log)
+    if log.exists():
+        log.unlink()
+    server = Server(args.clock, log, args.state_dir)
     report: dict[str, Any] = {"executions": args.executions, "wait_seconds": args.wait, "items": args.items,
                               "workers": args.workers, "clock": args.clock}
     try:
@@ -222,11 +230,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 elif json.loads(described["output"]) != expected_output(i, args.items):
                     problems.append("unexpected output")
                 events = history(sfn, arn)
+                first_read[arn] = (described["status"], described.get("output"), events)
                 return [f"{arn}: {p}" for p in problems + check_history(events)], \
                     collections.Counter(e["type"] for e in events)
+            first_read: dict[str, Any] = {}
             checked = list(pool.map(verify, enumerate(arns)))
         report["rss_after_mib"] = round(server.rss() / 2**20, 1)
         problems = [p for found, _ in checked for p in found]
+        if args.state_dir:
+            server, resume_problems = restarted(server, args, log, first_read)
+            report.update(resume_problems.pop())
+            problems += resume_problems
         shapes = collections.Counter(tuple(sorted(counts.items())) for _, counts in checked)
         if len(shapes) > 1:
             problems.append(f"executions differ in their event counts: {len(shapes)} different shapes")
@@ -240,6 +254,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
 
 
+def restarted(server: Server, args: argparse.Namespace, log: Path,
+              first_read: dict[str, Any]) -> tuple[Server, list[Any]]:
+    """Kill the journaling server with SIGKILL, start it again on its state directory, read everything back."""
+    import boto3
+    from botocore.config import Config
+
+    server.process.kill()
+    server.process.wait(timeout=30)
+    killed = time.monotonic()
+    again = Server(args.clock, log, args.state_dir)
+    again.wait_ready()
+    sfn = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                region_name="us-east-1").client(
+        "stepfunctions", endpoint_url=again.url,
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=args.workers + 4, read_timeout=600))
+    sfn.list_state_machines()  # answered once the journal is replayed
+    resumed = time.monotonic() - killed
+
+    def same(arn: str) -> str | None:
+        described = sfn.describe_execution(executionArn=arn)
+        now = (described["status"], described.get("output"), history(sfn, arn))
+        return None if now == first_read[arn] else f"{arn}: reads back differently after the restart"
+    with ThreadPoolExecutor(args.workers) as pool:
+        problems: list[Any] = [p for p in pool.map(same, first_read) if p]
+    problems.append({"resume_seconds": round(resumed, 2), "resumed_identical": len(first_read) - len(problems),
+                     "journal_mib": round(sum(f.stat().st_size for f in Path(args.state_dir).iterdir()) / 2**20, 1)})
+    return again, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--executions", type=int, default=1000)
@@ -248,10 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=32, help="client threads (default 32)")
     parser.add_argument("--clock", choices=("wall", "virtual"), default="wall",
                         help="wall: Waits really wait, so every execution is in flight at once (default)")
+    parser.add_argument("--state-dir", help="journal to DIR (virtual clock), then kill -9 and resume from it")
     parser.add_argument("--timeout", type=float, default=600, help="deadline for the whole run, seconds")
     parser.add_argument("--log", default=str(REPO / "out" / "load-serve.log"), help="the server's output")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    if args.state_dir and args.clock != "virtual":
+        parser.error("--state-dir needs --clock virtual (a journal is replayed on the virtual clock)")
     try:
         report = run(args)
     except Exception as exc:  # noqa: BLE001 - a failed run is a report, with the server's log at hand
