@@ -333,8 +333,13 @@ def _close_idle_workers() -> None:
         worker.close()
 
 
-def _checkout(function: Function, env: dict[str, str]) -> tuple[tuple[Any, ...], _Worker]:
-    key = (function.arn, function.version, function.code_dir, function.handler, tuple(sorted(env.items())))
+def _checkout(services: Services, function: Function) -> tuple[tuple[Any, ...], _Worker]:
+    """A warm runtime of this function configuration, or a new one. A runtime keeps the environment it started
+    with, as a Lambda execution environment does: the function's configuration (its Environment included) and
+    the endpoint its SDK calls reach make the key; the host's variables are read when a runtime starts."""
+    key = (function.arn, function.version, function.code_dir, function.handler, function.timeout, function.memory,
+           function.runtime, tuple(sorted(function.environment.items())), services.cloud.endpoint_url,
+           os.environ.get("DRYDOCK_ENDPOINT_URL"))
     with _IDLE_LOCK:
         pool = _IDLE.get(key, [])
         while pool:
@@ -342,7 +347,7 @@ def _checkout(function: Function, env: dict[str, str]) -> tuple[tuple[Any, ...],
             if worker.alive():
                 return key, worker
             worker.close()
-    return key, _Worker(function, env)
+    return key, _Worker(function, _environment(services, function))
 
 
 def _checkin(key: tuple[Any, ...], worker: _Worker) -> None:
@@ -358,7 +363,7 @@ async def run(services: Services, request: TaskRequest, function: Function, even
     request_id = services.new_id()
     start = request.now()
     deadline = start + function.timeout
-    key, worker = _checkout(function, _environment(services, function))
+    key, worker = _checkout(services, function)
     proc, offset, reusable = worker.proc, worker.log_end(), False
     budget = function.timeout  # wall seconds the function may compute (its sleeps are on the clock)
     try:
