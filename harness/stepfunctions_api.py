@@ -56,13 +56,16 @@ class StepFunctionsApi:
         clock: makes each region's clock (virtual by default; `WallClock` for real time).
         activity_poll_seconds: how long GetActivityTask waits for a task (AWS: 60).
         journal: a `harness.durability.journal.Journal` to write every change to (`drydock serve`).
+        mocks: a `harness.mock_config.MockConfig`: StartExecution on `<stateMachineArn>#<TestCase>` mocks the
+            states (and resources) that test case names, live integrations answering the rest.
     """
 
     def __init__(self, handlers: TaskHandlers | None = None, *, idle_grace: float = 0.0,
-                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0, journal: Any = None):
+                 clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0, journal: Any = None,
+                 mocks: Any = None):
         fixed = handlers
         self.store = Store(_integrations if fixed is None else lambda backend: fixed, idle_grace=idle_grace, clock=clock,
-                           activity_poll_seconds=activity_poll_seconds, journal=journal)
+                           activity_poll_seconds=activity_poll_seconds, journal=journal, mocks=mocks)
 
     def close(self) -> None:
         self.store.close()
@@ -334,7 +337,7 @@ def _integrations(backend: Backend) -> TaskHandlers:
     def start_nested(state_machine_arn: str, input_text: str, name: str | None) -> Any:
         return backend.start_execution(state_machine_arn, name, input_text).execution
     cloud = LocalCloud(region=backend.region, account=backend.account)
-    handlers = build_handlers(cloud, start_execution=start_nested).bind(backend.engine)
+    handlers = build_handlers(cloud, start_execution=start_nested, mocks=backend.mocks).bind(backend.engine)
     mode = os.environ.get("DRYDOCK_IAM", "warn")  # each call checked against the role in moto's IAM (harness.iam)
     if mode == "off":
         return handlers

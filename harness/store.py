@@ -219,8 +219,9 @@ class Backend:
     """Step Functions for one account in one region; call its methods only on `pump`'s thread."""
 
     def __init__(self, account: str, region: str, handlers_for: Callable[[Backend], TaskHandlers], *, clock: Clock,
-                 idle_grace: float, recorder: Callable[[Backend], Any] | None = None):
+                 idle_grace: float, recorder: Callable[[Backend], Any] | None = None, mocks: Any = None):
         self.account, self.region = account, region
+        self.mocks = mocks  # a MockConfigFile (`harness.mock_config`): `<arn>#<TestCase>` starts pick a test case
         self.engine = Engine(clock=clock, region=region, account=account)
         self._ids = random.Random(f"{account}:{region}")  # revision ids: the same again when a journal is replayed
         self.handlers = handlers_for(self)  # made once the engine exists: integrations bind to it
@@ -292,7 +293,19 @@ class Backend:
     # ------------------------------------------------------------------ executions
     @_changes()
     def start_execution(self, machine_arn: str, name: str | None, input_text: str) -> ExecutionRecord:
+        """StartExecution; `machine_arn` may end in `#TestCase`, which runs that test case of the mock
+        configuration, as Step Functions Local does."""
+        from harness.mock_config import MockConfigError, split_test_case
+
+        machine_arn, test_case = split_test_case(machine_arn)
+        if test_case is not None and self.mocks is None:
+            raise ApiError("ValidationException", f"'{machine_arn}#{test_case}' names the test case {test_case!r}, but "
+                                                  f"no mock configuration is loaded (drydock serve --mock-config FILE, "
+                                                  f"or SFN_MOCK_CONFIG)")
         machine = self.state_machine(machine_arn)
+        if test_case is not None and test_case not in self.mocks.test_cases.get(machine.name, {}):
+            raise ApiError("ValidationException", f"the mock configuration has no test case {test_case!r} for state "
+                                                  f"machine {machine.name!r}")
         if name is not None:
             _check_name(name)
             previous = self.executions.get(f"{self.arn('execution', machine.name)}:{name}")
@@ -312,6 +325,11 @@ class Backend:
                                                                        EXPRESS_MAX_SECONDS))
         execution = self.engine.start(program, input_text, name=name, state_machine_arn=machine.arn,
                                       role_arn=revision.role_arn)
+        if self.mocks is not None:
+            try:
+                self.mocks.bind(execution.arn, machine.name, test_case)
+            except MockConfigError as err:
+                raise ApiError("ValidationException", str(err)) from None
         self._seq += 1
         record = ExecutionRecord(self._seq, execution, machine, revision)
         self.executions[execution.arn] = record
@@ -463,13 +481,15 @@ class Store:
     `handlers_for(backend)` gives each backend the task handlers its engine uses. With a `journal`
     (`harness.durability.journal.Journal`) every backend journals its calls, events and tokens, and its
     virtual clock starts where the journal says it first started (so a replay makes the same times).
+    With `mocks` (a `harness.mock_config.MockConfig`) StartExecution on `<arn>#<TestCase>` runs that test case.
     """
 
     def __init__(self, handlers_for: Callable[[Backend], TaskHandlers], *, idle_grace: float = 0.0,
                  clock: Callable[[], Clock] = VirtualClock, activity_poll_seconds: float = 60.0,
-                 journal: Any = None):
+                 journal: Any = None, mocks: Any = None):
         self.handlers_for = handlers_for
         self.journal = journal
+        self.mocks = mocks
         self.idle_grace = idle_grace
         self.activity_poll_seconds = activity_poll_seconds
         self._clock = clock
@@ -490,7 +510,7 @@ class Store:
                     clock = VirtualClock(self.journal.backend(account, region, clock.now()))
                     recorder = functools.partial(Recorder, self.journal)
                 backend = Backend(account, region, self.handlers_for, clock=clock, idle_grace=self.idle_grace,
-                                  recorder=recorder)
+                                  recorder=recorder, mocks=self.mocks)
                 self._backends[(account, region)] = backend
             return backend
 

@@ -16,6 +16,7 @@ import errno
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from asl.clock import VirtualClock, WallClock
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall seconds to wait for a task token or activity worker before skipping virtual "
                              "time to the next timer (default 2)")
     parser.add_argument("--real-time", action="store_true", help="run executions on the wall clock: waits really wait")
+    parser.add_argument("--mock-config", default=os.environ.get("SFN_MOCK_CONFIG"), metavar="FILE",
+                        help="Step Functions Local's MockConfigFile: StartExecution on '<stateMachineArn>#<TestCase>' "
+                             "runs that test case (default: $SFN_MOCK_CONFIG, as Step Functions Local reads it)")
     parser.add_argument("--state-dir", default=os.environ.get("DRYDOCK_STATE_DIR"), metavar="DIR",
                         help="journal everything to DIR and resume from it when started again, even after kill -9 "
                              "(default: $DRYDOCK_STATE_DIR; without it nothing is kept)")
@@ -52,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
     from harness.server import bind
     from harness.stepfunctions_api import StepFunctionsApi, install
 
+    mocks = None
+    if args.mock_config:
+        from harness.mock_config import MockConfig, MockConfigError
+
+        try:
+            mocks = MockConfig.load(Path(args.mock_config))
+        except (OSError, ValueError, MockConfigError) as err:
+            print(f"drydock serve: cannot load the mock configuration {args.mock_config}: {err}", file=sys.stderr)
+            return 2
     journal = cloud_state = None
     if args.state_dir:
         from harness.durability.cloud_state import CloudState
@@ -61,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         cloud_state = CloudState(journal)
         cloud_state.install()  # before any boto3 session is made: each one takes the change listener
     api = StepFunctionsApi(idle_grace=args.idle_grace, clock=WallClock if args.real_time else _virtual_from_now,
-                           journal=journal)
+                           journal=journal, mocks=mocks)
     try:
         server = bind(args.host, args.port, api, cloud_state)
     except OSError as err:

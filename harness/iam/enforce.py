@@ -87,6 +87,7 @@ class Enforcer:
         if handler is None or resource.kind == "activity":
             return handler
 
+        @functools.wraps(handler)  # keeps what the handler offers a journal replay (`replayed`, `resume`)
         async def checked(request: TaskRequest) -> Any:
             denial = self.check(request)
             if denial is not None:

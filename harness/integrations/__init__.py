@@ -96,6 +96,11 @@ class Integrations:
             if outcome is None:
                 return await call_live(request)
             return await outcome.apply(_MockedCall(services, request, call_live))
+
+        def replayed(request: TaskRequest) -> None:  # a journal replay answered this invocation: count it
+            if mocks is not None:
+                self._mocked(request)
+        handle.replayed = replayed  # type: ignore[attr-defined]
         return handle
 
     def _mocked(self, request: TaskRequest) -> Any:

@@ -25,8 +25,9 @@ def free_port() -> int:
 class Serve:
     """One `drydock serve` on a fixed port and state directory, that can be killed and started again."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str], log: Path):
+    def __init__(self, state_dir: Path, env: dict[str, str], log: Path, *options: str):
         self.port, self.state_dir, self.env, self.log = free_port(), state_dir, env, log
+        self.options = list(options)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -36,7 +37,7 @@ class Serve:
     def start(self) -> None:
         with self.log.open("a") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(self.port),
-                                             "--state-dir", str(self.state_dir), "--idle-grace", "0.5"],
+                                             "--state-dir", str(self.state_dir), "--idle-grace", "0.5", *self.options],
                                             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         client = self.client("stepfunctions")

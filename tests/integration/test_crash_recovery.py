@@ -86,7 +86,9 @@ def test_a_journal_that_cannot_be_replayed_stops_the_server_with_the_reason(tmp_
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=ROLE_POLICY)["Role"]["Arn"]
     machine = sfn.create_state_machine(name="p", roleArn=role, definition=json.dumps(
         {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
-    sfn.start_execution(stateMachineArn=machine, name="e")
+    execution = sfn.start_execution(stateMachineArn=machine, name="e")["executionArn"]
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        time.sleep(0.05)
     server.kill()
     db = sqlite3.connect(tmp_path / "state" / "journal.sqlite3")
     db.execute("UPDATE events SET body = replace(body, '\"P\"', '\"Q\"') WHERE id = 2")
@@ -97,3 +99,69 @@ def test_a_journal_that_cannot_be_replayed_stops_the_server_with_the_reason(tmp_
                             timeout=60)
     assert result.returncode == 2
     assert "cannot resume from" in result.stderr and "execution:p:e event 2" in result.stderr
+
+
+MOCKED = {
+    "StartAt": "Score",
+    "States": {
+        "Score": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"FunctionName": "score", "Payload.$": "$"}, "ResultSelector": {"score.$": "$.Payload"},
+                  "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 10}],
+                  "ResultPath": "$.scored", "Next": "Ask"},
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl.$": "$.queue", "MessageBody": {"token.$": "$$.Task.Token"}},
+                "ResultPath": "$.answer", "Next": "Again"},
+        "Again": {"Type": "Choice", "Default": "Done",
+                  "Choices": [{"Variable": "$.answer.again", "BooleanEquals": True, "Next": "Score"}]},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def test_mock_config_test_cases_through_the_api_survive_a_kill(tmp_path: Path, cli_env: dict[str, str]):
+    """`drydock serve --mock-config`: `<arn>#<TestCase>` mocks the named states (a throttle, then answers)
+    while SQS runs live; killed while waiting for the token, the mocks' invocation counts carry on."""
+    config = {"StateMachines": {"scored": {"TestCases": {"Throttled": {"Score": "ThrottleThenScore"}}}},
+              "MockedResponses": {"ThrottleThenScore": {
+                  "0": {"Throttle": {}}, "1": {"Return": {"StatusCode": 200, "Payload": 0.9}},
+                  "2": {"Return": {"StatusCode": 200, "Payload": 0.7}}}}}
+    path = tmp_path / "mocks.json"
+    path.write_text(json.dumps(config))
+    server = Serve(tmp_path / "state", cli_env, tmp_path / "serve.log", "--mock-config", str(path))
+    server.start()
+    try:
+        sqs, iam, sfn = (server.client(name) for name in ("sqs", "iam", "stepfunctions"))
+        queue = sqs.create_queue(QueueName="asks")["QueueUrl"]
+        role = iam.create_role(RoleName="m", AssumeRolePolicyDocument=ROLE_POLICY)["Role"]["Arn"]
+        machine = sfn.create_state_machine(name="scored", roleArn=role, definition=json.dumps(MOCKED))["stateMachineArn"]
+        with pytest.raises(sfn.exceptions.ClientError, match="no test case 'Nope'"):
+            sfn.start_execution(stateMachineArn=f"{machine}#Nope", input="{}")
+        execution = sfn.start_execution(stateMachineArn=f"{machine}#Throttled", name="t",
+                                        input=json.dumps({"queue": queue}))["executionArn"]
+        assert execution.endswith(":execution:scored:t")
+        token = next_token(sqs, queue)
+        server.kill()
+        server.start()
+        sqs, sfn = server.client("sqs"), server.client("stepfunctions")
+        sfn.send_task_success(taskToken=token, output=json.dumps({"again": True}))
+        sfn.send_task_success(taskToken=next_token(sqs, queue), output=json.dumps({"again": False}))
+        deadline = time.monotonic() + 30
+        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        described = sfn.describe_execution(executionArn=execution)
+        assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+        # invocation 0 throttled and was retried (1: 0.9); after the restart Score's next call is invocation 2
+        assert json.loads(described["output"])["scored"] == {"score": 0.7}
+        failed = [e for e in sfn.get_execution_history(executionArn=execution)["events"] if e["type"] == "TaskFailed"]
+        assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["Lambda.TooManyRequestsException"]
+    finally:
+        server.stop()
+
+
+def next_token(sqs, queue: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            return json.loads(message["Body"])["token"]
+    raise AssertionError("no task token reached the queue")
