@@ -10,15 +10,16 @@ from asl.engine import Engine, Execution
 from asl.tasks import HandlerTable, TaskHandlers
 
 
-def local_handlers() -> tuple[TaskHandlers, Any]:
-    """The integrations over an in-process LocalCloud, or an empty table where they are not built."""
+def local_handlers(mocks: Any = None) -> tuple[TaskHandlers, Any]:
+    """The integrations over an in-process LocalCloud (with a `harness.mock_config.MockConfig`'s mocks), or an
+    empty table where they are not built."""
     try:
         from harness.cloud import LocalCloud
         from harness.integrations import build_handlers
     except ImportError:
         return HandlerTable(), None
     cloud = LocalCloud()
-    return build_handlers(cloud), cloud
+    return build_handlers(cloud, mocks=mocks), cloud
 
 
 def run_locally(definition: dict[str, Any], input_text: str = "{}", *, name: str | None = None,

@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pause before STATE (repeatable; states in Map/Parallel bodies too): show its input, "
                              "then [c]ontinue, [s]tep to the next state or [e]dit the input ($EDITOR, else a prompt)")
     parser.add_argument("--history", action="store_true", help="also print the full event history table")
+    parser.add_argument("--mock-config", metavar="FILE",
+                        help="Step Functions Local's MockConfigFile: mocked responses and injected faults")
+    parser.add_argument("--test-case", metavar="[MACHINE#]CASE",
+                        help="the test case of --mock-config to run (MACHINE may be left out when the file has "
+                             "one state machine); the execution runs as that state machine")
 
 
 def read_input(value: str) -> str:
@@ -74,13 +79,21 @@ def run(args: argparse.Namespace) -> int:
     from harness.local_run import local_handlers
 
     console = Console(stderr=args.json, highlight=False)
-    handlers, cloud = local_handlers()
+    try:
+        mocks, machine, case = _mocks(args)
+    except ValueError as err:
+        print(f"drydock run: {err}", file=sys.stderr)
+        return 2
+    handlers, cloud = local_handlers(mocks)
     engine = Engine(handlers, seed=args.seed, region=getattr(cloud, "region", "us-east-1"),
                     account=getattr(cloud, "account", "123456789012"))
     if args.breaks:
         Breakpoints(args.breaks, on_pause=TerminalPause(console)).attach(engine)
     try:
-        execution = engine.start(definition, input_text, name=args.name)
+        machine_arn = f"arn:aws:states:{engine.region}:{engine.account}:stateMachine:{machine}" if machine else None
+        execution = engine.start(definition, input_text, name=args.name, state_machine_arn=machine_arn)
+        if mocks is not None:
+            mocks.bind(execution.arn, machine or "drydock", case, definition)
     except DefinitionError as err:
         for d in err.diagnostics:
             print(f"{args.file}: {d.code} at {d.location or '/'}: {d.message}", file=sys.stderr)
@@ -102,6 +115,36 @@ def run(args: argparse.Namespace) -> int:
         assert progress is not None
         progress.summary(result)
     return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _mocks(args: argparse.Namespace) -> tuple[Any, str | None, str | None]:
+    """--mock-config and --test-case: the loaded configuration, the state machine and the test case.
+
+    Raises:
+        ValueError: an unreadable or invalid file, a test case it does not have, or one option without the other.
+    """
+    if not args.mock_config:
+        if args.test_case:
+            raise ValueError("--test-case needs --mock-config FILE")
+        return None, None, None
+    from harness.mock_config import MockConfig, MockConfigError
+
+    try:
+        mocks = MockConfig.load(Path(args.mock_config))
+    except (OSError, ValueError, MockConfigError) as err:
+        raise ValueError(f"cannot load the mock configuration {args.mock_config}: {err}") from None
+    if not args.test_case:
+        raise ValueError(f"--mock-config needs --test-case naming one of its test cases "
+                         f"({', '.join(f'{m}#{c}' for m, cases in mocks.test_cases.items() for c in cases) or 'none'})")
+    machine, sep, case = args.test_case.rpartition("#")
+    if not sep:
+        if len(mocks.test_cases) != 1:
+            raise ValueError(f"--test-case {case}: {args.mock_config} has {len(mocks.test_cases)} state machines; "
+                             f"say which: MACHINE#{case}")
+        machine = next(iter(mocks.test_cases))
+    if case not in mocks.test_cases.get(machine, {}):
+        raise ValueError(f"{args.mock_config} has no test case {case!r} for state machine {machine!r}")
+    return mocks, machine, case
 
 
 # --------------------------------------------------------------------------- live progress

@@ -50,3 +50,37 @@ def test_json_contract_is_unchanged_by_break(monkeypatch: pytest.MonkeyPatch,
     assert json.loads(captured.out) == plain
     assert set(plain) == {"status", "output", "error", "cause", "events"}
     assert "paused before Twice" in captured.err  # the pause talks on stderr, stdout stays JSON
+
+
+SCORED = {"StartAt": "Score", "States": {"Score": {
+    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "score"},
+    "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 5}],
+    "ResultSelector": {"score.$": "$.Payload"}, "End": True}}}
+MOCKS = {"StateMachines": {"scored": {"TestCases": {"Throttled": {"Score": "ThrottleOnce"}}}},
+         "MockedResponses": {"ThrottleOnce": {"0": {"Throttle": {}},
+                                              "1": {"Return": {"StatusCode": 200, "Payload": 0.8}}}}}
+
+
+def test_run_with_a_mock_config_test_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    machine, mocks = tmp_path / "m.json", tmp_path / "mocks.json"
+    machine.write_text(json.dumps(SCORED))
+    mocks.write_text(json.dumps(MOCKS))
+    assert main(["run", str(machine), "--mock-config", str(mocks), "--test-case", "Throttled", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert json.loads(result["output"]) == {"score": 0.8}
+    assert [e["type"] for e in result["events"]].count("TaskFailed") == 1  # the throttle, then the retry
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--test-case", "Throttled"], "--test-case needs --mock-config FILE"),
+    (["--mock-config", "MOCKS"], "--mock-config needs --test-case naming one of its test cases (scored#Throttled)"),
+    (["--mock-config", "MOCKS", "--test-case", "scored#Nope"], "has no test case 'Nope' for state machine 'scored'"),
+    (["--mock-config", "missing.json", "--test-case", "Throttled"], "cannot load the mock configuration missing.json"),
+])
+def test_run_mock_config_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str],
+                                   message: str) -> None:
+    machine, mocks = tmp_path / "m.json", tmp_path / "mocks.json"
+    machine.write_text(json.dumps(SCORED))
+    mocks.write_text(json.dumps(MOCKS))
+    assert main(["run", str(machine), *[str(mocks) if o == "MOCKS" else o for o in options]]) == 2
+    assert message in capsys.readouterr().err
