@@ -114,3 +114,36 @@ def test_connections_stay_open_between_requests(endpoint) -> None:
     assert connection.getresponse().status == 200
     assert connection.sock is sock  # the same connection all along
     connection.close()
+
+
+def test_malformed_requests_answer_with_aws_error_codes(endpoint) -> None:
+    """Bad HTTP requests to `drydock serve` get Step Functions' error codes (JSON 1.0 `__type`), never a 500."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    target = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    auth = ("AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/states/aws4_request, SignedHeaders=host, "
+            "Signature=0")
+
+    def post(action: str, body: str) -> tuple[int, str, str]:
+        connection.request("POST", "/", body=body, headers={
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AWSStepFunctions.{action}",
+            "Authorization": auth})
+        answer = connection.getresponse()
+        error = json.loads(answer.read())
+        return answer.status, error["__type"].rpartition("#")[2], error.get("message", "")
+
+    status, code, message = post("ListStateMachines", "{not json")
+    assert (status, code) == (400, "SerializationException") and "not JSON" in message
+    status, code, _ = post("ListStateMachines", "[1, 2]")
+    assert (status, code) == (400, "SerializationException")
+    status, code, message = post("NoSuchAction", "{}")
+    assert (status, code) == (400, "UnknownOperationException") and "NoSuchAction" in message
+    status, code, message = post("StartExecution", "{}")
+    assert (status, code) == (400, "ValidationException") and "'stateMachineArn'" in message
+    status, code, _ = post("DescribeExecution", json.dumps({"executionArn": "not-an-arn"}))
+    assert (status, code) == (400, "InvalidArn")
+    status, code, _ = post("ListStateMachines", json.dumps({"maxResults": "ten"}))
+    assert (status, code) == (400, "SerializationException")
+    connection.close()
