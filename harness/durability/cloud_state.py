@@ -18,7 +18,7 @@ import pickle
 import re
 import threading
 import weakref
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 from urllib.parse import parse_qs
 
 import cloudpickle
@@ -47,11 +47,18 @@ class Part(Protocol):
 
 
 _PARTS: dict[str, Part] = {}
+_OWNED: dict[tuple[str, str], str] = {}  # (service, action) -> the part that answers it
 
 
-def durable(part: Part) -> Part:
-    """Register a drydock service's state with the journal (replaces an earlier part of the same name)."""
+def durable(part: Part, service: str = "", actions: Iterable[str] = ()) -> Part:
+    """Register a drydock service's state with the journal (replaces an earlier part of the same name).
+
+    A request for one of `service`'s `actions` marks the part changed, reads included: a read may show
+    progress made on a worker thread, which is saved before it is shown.
+    """
     _PARTS[part.name] = part
+    for action in actions:
+        _OWNED[(service, action)] = part.name
     return part
 
 
@@ -73,6 +80,10 @@ class CloudState:
 
     def observe(self, service: str, action: str | None, method: str = "POST") -> None:
         """A request reached `service` (botocore's name for it): note the service changed unless it only read."""
+        owner = _OWNED.get((service, action or ""))
+        if owner is not None:
+            self.mark(owner)
+            return
         if method in ("GET", "HEAD") or service in ("stepfunctions", "states") or (action or "").startswith(_READS):
             return
         name = _backend_name(service)
@@ -181,9 +192,18 @@ def _load_moto(name: str, state: dict[str, dict[str, Any]]) -> None:
             dict.__setitem__(backends[account], region, backend)
 
 
+def _event(was_set: bool) -> threading.Event:
+    event = threading.Event()
+    if was_set:
+        event.set()
+    return event
+
+
 _REDUCERS: dict[type, Callable[[Any], Any]] = {
     type(threading.Lock()): lambda lock: (threading.Lock, ()),
     type(threading.RLock()): lambda lock: (threading.RLock, ()),
+    threading.Event: lambda event: (_event, (event.is_set(),)),
+    threading.Condition: lambda condition: (threading.Condition, ()),
     weakref.WeakValueDictionary: lambda held: (weakref.WeakValueDictionary, (dict(held.items()),)),
     weakref.WeakKeyDictionary: lambda held: (weakref.WeakKeyDictionary, (dict(held.items()),)),
 }

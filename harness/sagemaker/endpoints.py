@@ -30,6 +30,7 @@ from typing import Any, Callable, Protocol
 
 from botocore.exceptions import ClientError
 
+from harness.durability.cloud_state import durable, mark
 from harness.overlay import ActiveSlot, Answer, Call, ServiceError, register
 from harness.sagemaker import serving
 from harness.sagemaker.backends import start_server
@@ -447,6 +448,46 @@ class Endpoints:
             if endpoint.live is not None:
                 endpoint.live.retire(drain_seconds=5.0)
 
+    # ---------------------------------------------------------------- durability (`drydock serve --state-dir`)
+    def state(self) -> list[dict[str, Any]]:
+        """What each endpoint is, without its running servers: they are started again by `resume`."""
+        with self._lock:
+            return [{"name": e.name, "arn": e.arn, "config_name": e.config_name, "tags": e.tags, "status": e.status,
+                     "failure_reason": e.failure_reason, "created": e.created, "modified": e.modified,
+                     "pending": e.pending} for e in self._endpoints.values()]
+
+    def restore(self, saved: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for s in saved:
+                self._endpoints[s["name"]] = Endpoint(s["name"], s["arn"], s["config_name"], s["tags"], s["status"],
+                                                      s["failure_reason"], s["created"], s["modified"],
+                                                      pending=s["pending"])
+
+    def resume(self) -> None:
+        """Start the servers again: an endpoint InService serves before this returns (as it did before the
+        restart); one being created or updated goes on as CreateEndpoint or UpdateEndpoint would."""
+        with self._lock:
+            endpoints = list(self._endpoints.values())
+        for endpoint in endpoints:
+            if endpoint.status not in ("Creating", "InService", "Updating"):
+                endpoint.settled.set()
+                continue
+            current = self._endpoint_config(endpoint.config_name)
+            if endpoint.status == "Creating":
+                threading.Thread(target=self._create, args=(endpoint, current), daemon=True,
+                                 name=f"drydock-endpoint-{endpoint.name}").start()
+                continue
+            pending, modified = endpoint.pending, endpoint.modified
+            self._create(endpoint, current)
+            with self._lock:
+                endpoint.modified = modified
+            if pending is not None:
+                with self._lock:
+                    endpoint.status, endpoint.pending = "Updating", pending
+                    endpoint.settled.clear()
+                threading.Thread(target=self._update, args=(endpoint, self._endpoint_config(pending[0])),
+                                 daemon=True, name=f"drydock-endpoint-{endpoint.name}").start()
+
     # ---------------------------------------------------------------- internals
     def _endpoint(self, name: str) -> Endpoint:
         with self._lock:
@@ -468,6 +509,7 @@ class Endpoints:
         except ServiceError as error:
             with self._lock:
                 endpoint.status, endpoint.failure_reason, endpoint.modified = "Failed", error.message, _now()
+            mark(_Durable.name)
             endpoint.settled.set()
             return
         with self._lock:
@@ -475,6 +517,7 @@ class Endpoints:
                 endpoint.live, endpoint.status, endpoint.modified = deployment, "InService", _now()
         if endpoint.deleted:
             deployment.retire()
+        mark(_Durable.name)
         endpoint.settled.set()
 
     def _update(self, endpoint: Endpoint, config: dict[str, Any]) -> None:
@@ -496,6 +539,7 @@ class Endpoints:
             deployment.retire()
         elif old is not None:
             old.retire()
+        mark(_Durable.name)
         endpoint.settled.set()
 
     def _deploy(self, endpoint: Endpoint, config: dict[str, Any]) -> Deployment:
@@ -582,6 +626,21 @@ class EndpointService:
         for endpoints in regions:
             endpoints.close()
 
+    def dump(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        with self._lock:
+            regions = dict(self._regions)
+        return {key: endpoints.state() for key, endpoints in regions.items()}
+
+    def load(self, state: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
+        for (account, region), saved in state.items():
+            self.region(account, region).restore(saved)
+
+    def resume(self) -> None:
+        with self._lock:
+            regions = list(self._regions.values())
+        for endpoints in regions:
+            endpoints.resume()
+
 
 def _snake(action: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in action).lstrip("_")
@@ -598,6 +657,24 @@ def _in_process_clients(account: str, region: str) -> ClientSource:
 _SLOT: ActiveSlot[EndpointService] = ActiveSlot(EndpointService)
 install = _SLOT.install  # the service boto3 clients and drydock serve reach
 active_service = _SLOT.get
+
+
+class _Durable:
+    """The active endpoint service as a part of `drydock serve`'s journal."""
+
+    name = "sagemaker-endpoints"
+
+    def dump(self) -> Any:
+        return active_service().dump()
+
+    def load(self, state: Any) -> None:
+        active_service().load(state)
+
+    def resume(self) -> None:
+        active_service().resume()
+
+
+durable(_Durable(), "sagemaker", SAGEMAKER_ACTIONS)
 
 
 @register("sagemaker", SAGEMAKER_ACTIONS)

@@ -20,9 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.durability.cloud_state import durable
 from harness.sagemaker.pipelines.definition import DefinitionError, PipelineDefinition, parse_definition
 from harness.sagemaker.pipelines.executor import (DEFAULT_MAX_PARALLEL, Execution, ExecutionScope, Services,
-                                                  StepCache, now, run_execution)
+                                                  StepCache, now, resume_execution, run_execution)
 from harness.sagemaker.pipelines.expressions import EvaluationError, compile_value
 from harness.sagemaker.pipelines.lineage import LineageGraph, LineageStore
 from harness.sagemaker.pipelines.platform import Platform, default_platform
@@ -345,6 +346,29 @@ class Pipelines:
         for execution in executions:
             execution.stop.set()
 
+    # ------------------------------------------------------------------------------------------- durability
+    def state(self) -> dict[str, Any]:
+        """Pipelines, executions (with their steps' outcomes), the step cache and lineage, for the journal."""
+        with self._lock:
+            return {"pipelines": dict(self.pipelines), "executions": dict(self.executions),
+                    "tokens": dict(self._tokens), "cache": self.services.cache, "lineage": self.services.lineage}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            self.pipelines, self.executions, self._tokens = state["pipelines"], state["executions"], state["tokens"]
+            self.services.cache, self.services.lineage = state["cache"], state["lineage"]
+
+    def resume(self) -> None:
+        """Go on with every execution that was running: steps that had ended keep their outcome, steps cut short
+        run again from the start (a new attempt, as SageMaker retries a step whose instance was lost)."""
+        with self._lock:
+            running = [e for e in self.executions.values() if e.status in ("Executing", "Stopping")]
+        for execution in running:
+            if execution.status == "Stopping":
+                execution.stop.set()
+            threading.Thread(target=resume_execution, args=(execution, self.services), daemon=True,
+                             name=f"pipeline-execution-{execution.id}").start()
+
     # ------------------------------------------------------------------------------------------- internals
     def _pipeline_arn(self, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:pipeline/{name.lower()}"
@@ -519,6 +543,21 @@ class PipelineService:
         for pipelines in regions:
             pipelines.close()
 
+    def dump(self) -> dict[tuple[str, str], dict[str, Any]]:
+        with self._lock:
+            regions = dict(self._regions)
+        return {key: pipelines.state() for key, pipelines in regions.items()}
+
+    def load(self, state: dict[tuple[str, str], dict[str, Any]]) -> None:
+        for (account, region), saved in state.items():
+            self.region(account, region).restore(saved)
+
+    def resume(self) -> None:
+        with self._lock:
+            regions = list(self._regions.values())
+        for pipelines in regions:
+            pipelines.resume()
+
 
 def _snake(action: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in action).lstrip("_")
@@ -531,6 +570,24 @@ def _in_process_cloud(account: str, region: str) -> Any:
 
 
 SERVICE = PipelineService()
+
+
+class _Durable:
+    """The pipelines SERVICE (whichever is installed) as a part of `drydock serve`'s journal."""
+
+    name = "sagemaker-pipelines"
+
+    def dump(self) -> Any:
+        return SERVICE.dump()
+
+    def load(self, state: Any) -> None:
+        SERVICE.load(state)
+
+    def resume(self) -> None:
+        SERVICE.resume()
+
+
+durable(_Durable(), "sagemaker", PIPELINE_ACTIONS + LINEAGE_ACTIONS)
 
 
 def _overlay_handler(call: Any) -> dict[str, Any]:

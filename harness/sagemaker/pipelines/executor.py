@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from harness.durability.cloud_state import mark
 from harness.sagemaker.pipelines.definition import JOB_STEPS, PipelineDefinition, Step
 from harness.sagemaker.pipelines.expressions import EvaluationError, Reference, select
 from harness.sagemaker.pipelines.lineage import LineageStore
@@ -42,6 +43,7 @@ CACHE_KEY_ATTRIBUTES = {
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 CACHEABLE_TYPES = ("Processing", "Training", "Transform", "Lambda", "Callback")
+CHANGED = "sagemaker-pipelines"  # the journal part (`drydock serve --state-dir`) a step's progress changes
 
 
 def now() -> datetime:
@@ -229,12 +231,27 @@ def read_s3_json(s3: Any, uri: str) -> Any:
 
 def run_execution(execution: Execution, services: Services) -> None:
     """Drive `execution` to its end on this thread (the API starts it on a thread of its own)."""
-    definition = execution.definition
     if services.lineage is not None:
         services.lineage.record_execution(execution.pipeline_name, execution.pipeline_arn, execution.arn)
-    pending = list(definition.steps)
+    _drive(execution, services)
+
+
+def resume_execution(execution: Execution, services: Services) -> None:
+    """Go on with an execution restored from `drydock serve`'s journal: steps that ended keep their outcome,
+    steps that were running start again (their attempt count goes on)."""
+    with execution.lock:
+        for name, run in list(execution.steps.items()):
+            if run.status not in ("Succeeded", "Failed", "Stopped"):
+                del execution.steps[name]
+                execution.extra.setdefault("restarted_attempts", {})[name] = run.attempt_count
+    _drive(execution, services)
+
+
+def _drive(execution: Execution, services: Services) -> None:
+    definition = execution.definition
+    pending = [name for name in definition.steps if name not in execution.steps]
     running: dict[Future[None], str] = {}
-    failed = False
+    failed = any(run.status == "Failed" for run in execution.step_runs())
     with ThreadPoolExecutor(max_workers=max(1, execution.max_parallel),
                             thread_name_prefix=f"pipeline-{execution.id}") as pool:
         while True:
@@ -244,7 +261,9 @@ def run_execution(execution: Execution, services: Services) -> None:
                     step = definition.steps[name]
                     with execution.lock:
                         execution.steps[name] = StepRun(name, step.type, step.display_name, step.description,
-                                                        start_time=services.clock())
+                                                        start_time=services.clock(), attempt_count=execution.extra.get(
+                                                            "restarted_attempts", {}).get(name, 0))
+                    mark(CHANGED)
                     running[pool.submit(run_step, execution, step, services)] = name
             if not running:
                 break
@@ -282,6 +301,7 @@ def _finish(execution: Execution, services: Services) -> None:
         else:
             execution.status = "Succeeded"
         execution.modified = services.clock()
+    mark(CHANGED)
     execution.done.set()
 
 
@@ -317,6 +337,7 @@ def _end(execution: Execution, run: StepRun, services: Services, status: str, re
             run.metadata = metadata
         run.end_time = services.clock()
         execution.modified = run.end_time
+    mark(CHANGED)
 
 
 def _attempts(execution: Execution, step: Step, services: Services, run: StepRun) -> StepOutcome:
