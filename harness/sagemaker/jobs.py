@@ -94,6 +94,26 @@ class Job:
     def done(self) -> bool:
         return self.status in TERMINAL
 
+    def __getstate__(self) -> dict[str, Any]:  # `drydock serve`'s journal: what the job is, not what runs it
+        state = dict(self.__dict__)
+        del state["_changed"]
+        state["backend"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._changed = threading.Condition()
+
+    def restart(self) -> None:
+        """Start over after `drydock serve` was killed while the job ran: as SageMaker does when it loses a
+        job's instance, the job stays InProgress and runs again from the beginning (Starting again)."""
+        with self._changed:
+            at = now()
+            self.transitions[-1].setdefault("EndTime", at)
+            self.transitions.append({**_transition("Starting", at),
+                                     "StatusMessage": "Restarting the job: drydock serve was restarted"})
+            self.secondary, self.modified, self.result, self.backend = "Starting", at, None, None
+
     def move(self, secondary: str) -> None:
         """Enter a secondary status (closing the current one's transition)."""
         with self._changed:

@@ -30,6 +30,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
+from harness.durability.cloud_state import durable, mark
 from harness.overlay import OVERLAY, Call, ServiceError
 from harness.sagemaker import jobs
 from harness.sagemaker.backends import Backend
@@ -141,7 +142,12 @@ class SageMakerService:
                                                     f"exists ({existing.arn})")
             job = Job(kind, p, r.arn(kind.arn_type, name.lower()))
             r.jobs[kind.name][name] = job
-        work_dir = r.work_dir / kind.arn_type
+        self._start(r, job)
+        return {f"{kind.name}Arn": job.arn}
+
+    def _start(self, r: Region, job: Job) -> None:
+        """Run the job on a worker thread."""
+        work_dir = r.work_dir / job.kind.arn_type
         work_dir.mkdir(parents=True, exist_ok=True)
         cloud = r.cloud
 
@@ -149,9 +155,42 @@ class SageMakerService:
             try:
                 jobs.run(job, cloud.client("s3"), cloud.client("logs"), work_dir, self.backend())
             finally:
-                shutil.rmtree(work_dir / name, ignore_errors=True)  # the job's /opt/ml tree: its data is in S3 now
-        threading.Thread(target=work, daemon=True, name=f"drydock-sagemaker-{kind.arn_type}-{name}").start()
-        return {f"{kind.name}Arn": job.arn}
+                shutil.rmtree(work_dir / job.name, ignore_errors=True)  # its /opt/ml tree: its data is in S3 now
+                mark(DURABLE_NAME)
+        threading.Thread(target=work, daemon=True, name=f"drydock-sagemaker-{job.kind.arn_type}-{job.name}").start()
+
+    # ------------------------------------------------------------------ durability (`drydock serve --state-dir`)
+    def dump(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every region's jobs and Model Registry, as plain data."""
+        with self._lock:
+            regions = dict(self._regions)
+        saved = {}
+        for key, r in regions.items():
+            with r.lock:
+                found = {kind: dict(named) for kind, named in r.jobs.items()}
+            saved[key] = {"jobs": found, "groups": dict(r.registry.groups), "packages": dict(r.registry.packages)}
+        return saved
+
+    def load(self, state: dict[tuple[str, str], dict[str, Any]]) -> None:
+        for (account, region), saved in state.items():
+            r = self.region(account, region)
+            with r.lock:
+                r.jobs = saved["jobs"]
+            r.registry.groups, r.registry.packages = saved["groups"], saved["packages"]
+
+    def resume(self) -> None:
+        """Jobs that had not ended run again from the start, under the same name (see `Job.restart`)."""
+        with self._lock:
+            regions = list(self._regions.values())
+        for r in regions:
+            with r.lock:
+                unfinished = [job for named in r.jobs.values() for job in named.values() if not job.done]
+            for job in unfinished:
+                if job.status == "Stopping":  # it was being stopped: it is
+                    job.finish(jobs.JobResult(job.name, job.kind.name, "Stopped", "Stopped", None))
+                    continue
+                job.restart()
+                self._start(r, job)
 
     def _stop(self, r: Region, kind: Kind, name: str) -> dict[str, Any]:
         job = r.job(kind, name)
@@ -271,3 +310,22 @@ def put_on_default_bus(cloud: Any, event: dict[str, Any]) -> None:
 
 SERVICE = SageMakerService()
 OVERLAY.register("sagemaker", SERVICE.handle, ACTIONS)
+DURABLE_NAME = "sagemaker-jobs"
+
+
+class _Durable:
+    """SERVICE (whichever is installed) as a part of `drydock serve`'s journal."""
+
+    name = DURABLE_NAME
+
+    def dump(self) -> Any:
+        return SERVICE.dump()
+
+    def load(self, state: Any) -> None:
+        SERVICE.load(state)
+
+    def resume(self) -> None:
+        SERVICE.resume()
+
+
+durable(_Durable(), "sagemaker", ACTIONS)
