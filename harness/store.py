@@ -50,6 +50,9 @@ class Pump:
     nothing left to do, so a caller that starts an execution finds it finished or parked on a
     token, never half way: the in-process API is deterministic. (So an execution that never stops
     moving on the clock, an endless polling loop, holds every call of its backend there.)
+    Otherwise (`drydock serve`) a call that finds the scheduler idle runs `fn` on the caller's thread,
+    in the pump's place and under the same lock, instead of handing it over and waiting for the answer
+    to come back; the pump then runs whatever `fn` made ready.
     """
 
     def __init__(self, scheduler: Scheduler, *, idle_grace: float, name: str):
@@ -59,19 +62,30 @@ class Pump:
         self._settled: list[tuple[Future, Any, BaseException | None]] = []
         self._wake = threading.Event()
         self._closed = False
+        self._running = threading.Lock()  # held while the scheduler runs, or while a caller runs in its place
+        self._inline: int | None = None  # the thread running a call in the pump's place
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     @property
     def on_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        me = threading.get_ident()
+        return me == self._thread.ident or me == self._inline
 
     def call(self, fn: Callable[[], T]) -> T:
-        """Run `fn` on the pump thread and return its result (or raise its exception) here."""
+        """Run `fn` on the pump thread (or in its place) and return its result (or raise its exception) here."""
         if self.on_thread:  # a task handler calling the API in-process
             return fn()
         if self._closed:
             raise RuntimeError(f"the Step Functions engine thread {self._thread.name} is closed")
+        if not self._settle and self._running.acquire(blocking=False):
+            self._inline = threading.get_ident()
+            try:
+                return fn()
+            finally:
+                self._inline = None
+                self._running.release()
+                self._wake.set()
         answer: Future = Future()
 
         def task() -> None:
@@ -97,10 +111,11 @@ class Pump:
         while not self._closed:
             self._wake.wait()
             self._wake.clear()
-            try:
-                self.scheduler.run(until=lambda: self._closed, idle_grace=self.idle_grace)
-            except Exception:  # a bug in one execution must not stop every other one
-                traceback.print_exc()
+            with self._running:
+                try:
+                    self.scheduler.run(until=lambda: self._closed, idle_grace=self.idle_grace)
+                except Exception:  # a bug in one execution must not stop every other one
+                    traceback.print_exc()
             settled, self._settled = self._settled, []
             for answer, value, error in settled:
                 _resolve(answer, value, error)
