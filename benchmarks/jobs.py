@@ -5,14 +5,17 @@
    on the `process` and the `docker` backends. Overhead = the job's wall time (download, container, upload)
    minus the bare script: `python train.py` on the host with the same inputs, measured separately; the variants
    run in interleaved rounds and the overhead is the median of the per-round differences (a shared machine's
-   load comes and goes by the second). For Docker also a plain `docker run` of the same script in the same
+   load comes and goes by the second). The process backend's overhead is also given in CPU seconds (this
+   thread plus the job's process, against the bare script's process), which others' load does not move.
+   For Docker also a plain `docker run` of the same script in the same
    image, to separate the engine's share from drydock's. Targets: process overhead < 1 s, Docker < 10 s.
 2. InvokeEndpoint p50/p99 through boto3 in-process for a small XGBoost model, served in-process (target
    p50 < 10 ms) and, unless --skip-docker, by `serve` in the XGBoost image (DRYDOCK_BACKEND=docker).
 3. The churn pipeline (5 steps: Preprocess, Train, Evaluate, CheckAuc, Register; built with the SageMaker SDK v2)
    re-run through drydock's Pipelines executor with every cacheable step a cache hit. Target < 2 s.
 
-Usage: benchmarks/jobs.py [--runs 5] [--invocations 1000] [--skip-docker]
+Usage: benchmarks/jobs.py [--runs 5] [--invocations 1000] [--skip-docker] [--training-only]
+(--training-only: part 1 alone, the quick check of the job overhead)
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import contextlib
 import io
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tarfile
@@ -67,8 +71,9 @@ class TrainingBench:
             target.mkdir(parents=True)
             s3.download_file("drydock-jobs", f"features/{split}/{split}.csv", str(target / f"{split}.csv"))
         self.count = 0
+        self.cpu: dict[str, list[float]] = {"bare": [], "process": []}  # CPU seconds: immune to others' load
 
-    def run_job(self, backend: Any) -> float:
+    def run_job(self, backend: Any, cpu_label: str | None = None) -> float:
         from harness.sagemaker import run_training_job
         from job_requests import channel, training_request
 
@@ -76,9 +81,12 @@ class TrainingBench:
         request = training_request(f"bench-train-{self.count}",
                                    [channel(split, uri) for split, uri in self.channels.items()],
                                    HYPERPARAMETERS, self.source)
+        cpu = _cpu_now()
         started = time.perf_counter()
         result = run_training_job(request, self.s3, backend, self.work_dir)
         seconds = time.perf_counter() - started
+        if cpu_label:  # this thread (download, upload, moto, reading the logs) and the job's process
+            self.cpu[cpu_label].append(_cpu_now() - cpu)
         if result.status != "Completed":
             raise RuntimeError(f"training job {result.status}: {result.failure_reason}")
         return seconds
@@ -91,10 +99,13 @@ class TrainingBench:
         model = Path(tempfile.mkdtemp(dir=self.work_dir))
         env = {**os.environ, "SM_MODEL_DIR": str(model), "SM_CHANNEL_TRAIN": str(self.host_inputs / "train"),
                "SM_CHANNEL_VALIDATION": str(self.host_inputs / "validation"), "PYTHONUNBUFFERED": "1"}
+        cpu = _cpu_now()
         started = time.perf_counter()
         subprocess.run([sys.executable, str(self.scripts / "train.py"), *self.args()], env=env, check=True,
                        stdout=subprocess.DEVNULL)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.cpu["bare"].append(_cpu_now() - cpu)
+        return seconds
 
     def run_plain_docker(self, image: str) -> float:
         """`docker run --rm` of the same script in the image: the engine's own cost, without drydock."""
@@ -106,6 +117,12 @@ class TrainingBench:
                         "-e", "SM_CHANNEL_VALIDATION=/data/validation", image, "python3", "/code/train.py",
                         *self.args()], check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - started
+
+
+def _cpu_now() -> float:
+    """CPU seconds of this thread plus those of the children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.thread_time() + children.ru_utime + children.ru_stime
 
 
 def interleaved(variants: dict[str, Callable[[], float]], runs: int) -> dict[str, list[float]]:
@@ -208,6 +225,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="measured rounds of the training variants (median)")
     parser.add_argument("--invocations", type=int, default=1000)
     parser.add_argument("--skip-docker", action="store_true", help="no engine or no images: process backend only")
+    parser.add_argument("--training-only", action="store_true",
+                        help="only the training jobs (part 1): no endpoint, no pipeline")
     args = parser.parse_args()
 
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -230,7 +249,7 @@ def main() -> int:
 
         bench = TrainingBench(s3, work_dir / "jobs")
         variants: dict[str, Callable[[], float]] = {"bare": bench.run_bare,
-                                                    "process": lambda: bench.run_job(ProcessBackend())}
+                                                    "process": lambda: bench.run_job(ProcessBackend(), "process")}
         if not args.skip_docker:
             from harness.sagemaker.backends.docker import DockerBackend
             from job_requests import XGBOOST_IMAGE
@@ -243,6 +262,10 @@ def main() -> int:
         rows.append(("training job, process backend", _s(process), _runs(process)))
         rows.append(("  process overhead (job - bare)", _overhead(process, bare),
                      _overhead_notes(process, bare, PROCESS_TARGET)))
+        cpu_bare, cpu_process = bench.cpu["bare"][1:], bench.cpu["process"][1:]  # without the warm-up
+        rows.append(("  process overhead in CPU time", _overhead(cpu_process, cpu_bare),
+                     f"CPU s: bare {median(cpu_bare):.2f}, job {median(cpu_process):.2f} (this thread + the "
+                     f"job's process); the wall figure above moves with the machine's load, this one does not"))
         if args.skip_docker:
             rows.append(("training job, docker backend", "skipped", "--skip-docker"))
         else:
@@ -254,7 +277,7 @@ def main() -> int:
             rows.append(("  of which drydock (job - docker run)", _overhead(docker, plain),
                          f"min-min {min(docker) - min(plain):+.2f} s; the toolkit's `train`, /opt/ml, S3 in and out"))
 
-        for serving in ("process",) if args.skip_docker else ("process", "docker"):
+        for serving in () if args.training_only else ("process",) if args.skip_docker else ("process", "docker"):
             latency = endpoint_latency(cloud, args.invocations, serving)
             p50_ms = latency["p50"] * 1000
             rows.append((f"InvokeEndpoint p50, {serving} serving", f"{p50_ms:.2f} ms",
@@ -262,13 +285,14 @@ def main() -> int:
                                                       if serving == "process" else "no target")))
             rows.append((f"InvokeEndpoint p99, {serving} serving", f"{latency['p99'] * 1000:.2f} ms", ""))
 
-        pipeline = cached_pipeline(cloud, work_dir)
-        backend = os.environ.get("DRYDOCK_BACKEND") or "process"
-        rows.append((f"pipeline first run ({pipeline['steps']} steps)", f"{pipeline['first_seconds']:.2f} s",
-                     f"jobs on the {backend} backend"))
-        rows.append(("pipeline re-run, cache hits", f"{pipeline['seconds']:.2f} s",
-                     f"{pipeline['status']}; hits: {', '.join(pipeline['hits'])}; "
-                     f"{verdict(pipeline['seconds'], CACHED_PIPELINE_TARGET, 's')}"))
+        if not args.training_only:
+            pipeline = cached_pipeline(cloud, work_dir)
+            backend = os.environ.get("DRYDOCK_BACKEND") or "process"
+            rows.append((f"pipeline first run ({pipeline['steps']} steps)", f"{pipeline['first_seconds']:.2f} s",
+                         f"jobs on the {backend} backend"))
+            rows.append(("pipeline re-run, cache hits", f"{pipeline['seconds']:.2f} s",
+                         f"{pipeline['status']}; hits: {', '.join(pipeline['hits'])}; "
+                         f"{verdict(pipeline['seconds'], CACHED_PIPELINE_TARGET, 's')}"))
         OVERLAY.intercept_botocore(False)
 
     width = max(len(name) for name, _, _ in rows)

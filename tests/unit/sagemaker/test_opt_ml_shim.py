@@ -63,3 +63,29 @@ def test_mapper_only_rewrites_the_opt_ml_prefix():
     assert to_host("/opt/mlflow/x") == "/opt/mlflow/x"
     assert to_host("relative/opt/ml") == "relative/opt/ml"
     assert to_host(3) == 3
+
+
+MAIN_MODULE = '''
+import json, pickle, sys
+
+class Row:
+    def __init__(self, value):
+        self.value = value
+
+if __name__ == "__main__":
+    restored = pickle.loads(pickle.dumps(Row(3)))  # pickle finds the class through sys.modules["__main__"]
+    print(json.dumps({"name": __name__, "file": __file__, "main_is_here": sys.modules["__main__"].Row is Row,
+                      "restored": restored.value, "loader": type(__loader__).__name__, "spec": __spec__}))
+'''
+
+
+def test_the_script_runs_as_main_as_python_runs_it(tmp_path):
+    root = tmp_path / "job"
+    code = root / "code"
+    code.mkdir(parents=True)
+    (code / "main.py").write_text(MAIN_MODULE)
+
+    report = run_shim(root, ["/opt/ml/code/main.py"])
+
+    assert report == {"name": "__main__", "file": str(code / "main.py"), "main_is_here": True, "restored": 3,
+                      "loader": "SourceFileLoader", "spec": None}
