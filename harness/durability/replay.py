@@ -68,6 +68,8 @@ class Replay:
         assert recorder is not None
         recorder.replay = self
         self.backend.engine.handlers = ReplayedTasks(self.backend.engine.handlers, self)
+        times = [call.at for call in self.calls] + [events[-1].at for events in self.recorded.values() if events]
+        self.scheduler.replayed_until = max(times, default=float("-inf"))  # no waiting for answers already given
         for call in self.calls:
             self.scheduler.call_later(call.at, functools.partial(self._due, call))
         self._check_done()
@@ -230,15 +232,13 @@ def restore(store: Store, journal: Journal) -> list[Backend]:
     for account, region, _ in journal.backends():
         backend = store.backend(account, region)
         replay = Replay(backend, journal)
-        grace, backend.pump.idle_grace = backend.pump.idle_grace, 0.0  # nobody outside answers a replay
         backend.pump.call(replay.start)
-        replays.append((replay, grace))
-    for replay, grace in replays:
+        replays.append(replay)
+    for replay in replays:
         _wait(replay)
-        replay.backend.pump.idle_grace = grace
         if replay.problem is not None:
             raise ReplayDivergence(f"cannot resume from {journal.path}: {replay.problem}")
-    return [replay.backend for replay, _ in replays]
+    return [replay.backend for replay in replays]
 
 
 def _wait(replay: Replay) -> None:

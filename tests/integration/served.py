@@ -37,7 +37,7 @@ class Serve:
     def start(self) -> None:
         with self.log.open("a") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(self.port),
-                                             "--state-dir", str(self.state_dir), "--idle-grace", "0.5", *self.options],
+                                             "--state-dir", str(self.state_dir), "--idle-grace", "5", *self.options],
                                             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         client = self.client("stepfunctions")
