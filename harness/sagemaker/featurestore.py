@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
+from harness.durability.cloud_state import durable, mark
 from harness.overlay import ActiveSlot, Call, ServiceError, register
 from harness.sagemaker.listing import Fields, select
 
@@ -189,6 +190,24 @@ class FeatureStore:
             if found is None:
                 found = self._regions[(account, region)] = Region(account, region)
             return found
+
+    def dump(self) -> dict[str, Any]:
+        """Feature groups with their online records, and offline rows not yet written (`drydock serve`'s journal)."""
+        with self._lock:
+            regions = dict(self._regions)
+        with self._buffer_lock:
+            buffered = list(self._buffer)
+        groups = {}
+        for key, r in regions.items():
+            with r.lock:
+                groups[key] = dict(r.groups)
+        return {"groups": groups, "buffered": buffered}
+
+    def load(self, state: dict[str, Any]) -> None:
+        for (account, region), groups in state["groups"].items():
+            self.region(account, region).groups = groups
+        for row in state["buffered"]:
+            self._append(row)
 
     def handle(self, action: str, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one action (the overlay serializes the dict)."""
@@ -383,6 +402,7 @@ class FeatureStore:
 
     # ------------------------------------------------------------------ the offline store
     def _append(self, row: _OfflineRow) -> None:
+        mark(DURABLE_NAME)
         with self._buffer_lock:
             self._buffer.append(row)
             if self._thread is None and not self._closed:
@@ -404,6 +424,7 @@ class FeatureStore:
         with self._flush_lock:
             with self._buffer_lock:
                 rows, self._buffer = self._buffer, []
+            mark(DURABLE_NAME)
             if not rows:
                 return []
             written_at = _now()
@@ -648,6 +669,26 @@ def _new_store() -> FeatureStore:
 _SLOT: ActiveSlot[FeatureStore] = ActiveSlot(_new_store)
 install = _SLOT.install  # the store boto3 clients and drydock serve reach
 active_store = _SLOT.get
+DURABLE_NAME = "sagemaker-featurestore"
+
+
+class _Durable:
+    """The active store as a part of `drydock serve`'s journal."""
+
+    name = DURABLE_NAME
+
+    def dump(self) -> Any:
+        return active_store().dump()
+
+    def load(self, state: Any) -> None:
+        active_store().load(state)
+
+    def resume(self) -> None:
+        """Nothing runs but the offline writer, which `load` started for the rows it brought back."""
+
+
+durable(_Durable(), "sagemaker", CONTROL_ACTIONS + RUNTIME_ACTIONS)  # SigV4 names the runtime "sagemaker" too
+durable(_Durable(), "sagemaker-featurestore-runtime", RUNTIME_ACTIONS)
 
 
 def flush() -> list[str]:
