@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
+from harness.durability.cloud_state import durable
 from harness.overlay import ActiveSlot, Call, ServiceError, register
 from harness.sagemaker.monitor.baseline import MonitorError
 from harness.sagemaker.monitor.run import endpoint_capture_destination, run_monitoring
@@ -341,6 +342,32 @@ class MonitorService:
         name = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
         return getattr(self.region(account, region), name)(params)
 
+    def dump(self) -> dict[tuple[str, str], dict[str, Schedule]]:
+        """Every schedule with its executions (`drydock serve`'s journal)."""
+        with self._lock:
+            regions = dict(self._regions)
+        saved = {}
+        for key, r in regions.items():
+            with r.lock:
+                saved[key] = dict(r.schedules)
+        return saved
+
+    def load(self, state: dict[tuple[str, str], dict[str, Schedule]]) -> None:
+        for (account, region), schedules in state.items():
+            self.region(account, region).schedules = schedules
+
+    def resume(self) -> None:
+        """Monitoring executions cut short by a restart run again."""
+        with self._lock:
+            regions = list(self._regions.values())
+        for r in regions:
+            with r.lock:
+                unfinished = [e for s in r.schedules.values() for e in s.executions
+                              if e.status in ("Pending", "InProgress")]
+            for execution in unfinished:
+                threading.Thread(target=r.execute, args=(execution,), daemon=True,
+                                 name=f"drydock-monitoring-{execution.schedule.name}").start()
+
     def run_schedule(self, account: str, region: str, name: str,
                      scheduled_time: datetime | None = None) -> Execution:
         """Run one execution of a schedule now and wait for it: drydock's stand-in for the hourly trigger.
@@ -365,6 +392,24 @@ class MonitorService:
 _SLOT: ActiveSlot[MonitorService] = ActiveSlot(MonitorService)
 install = _SLOT.install  # the service boto3 clients and drydock serve reach
 active_service = _SLOT.get
+
+
+class _Durable:
+    """The active Model Monitor as a part of `drydock serve`'s journal."""
+
+    name = "sagemaker-monitor"
+
+    def dump(self) -> Any:
+        return active_service().dump()
+
+    def load(self, state: Any) -> None:
+        active_service().load(state)
+
+    def resume(self) -> None:
+        active_service().resume()
+
+
+durable(_Durable(), "sagemaker", ACTIONS)
 
 
 @register("sagemaker", ACTIONS)
