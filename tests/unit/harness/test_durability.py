@@ -223,3 +223,76 @@ def test_a_journal_that_disagrees_with_the_replay_is_refused_loudly(tmp_path):
             restore(second, Journal(tmp_path))
     finally:
         second.close()
+
+
+# --------------------------------------------------------------------------- the cloud's state
+class Counter:
+    """A drydock part: some state, and whether it was asked to resume its work."""
+
+    name = "test-counter"
+
+    def __init__(self) -> None:
+        self.value, self.resumed = 0, False
+
+    def dump(self) -> int:
+        return self.value
+
+    def load(self, state: int) -> None:
+        self.value = state
+
+    def resume(self) -> None:
+        self.resumed = True
+
+
+def test_moto_services_and_drydock_parts_come_back(tmp_path, local_cloud):
+    from harness.cloud import LocalCloud
+    from harness.durability import cloud_state
+    from harness.pytest_plugin import _reset_moto
+
+    counter = cloud_state.durable(Counter(), "test", ["Count"])
+    state = cloud_state.CloudState(Journal(tmp_path))
+    state.install()
+    try:
+        cloud = LocalCloud()  # made after install: its clients report what they change
+        s3, sqs, table = cloud.client("s3"), cloud.client("sqs"), cloud.client("dynamodb")
+        s3.create_bucket(Bucket="kept")
+        big = bytes(range(256)) * 1024  # kept once, as a blob
+        s3.put_object(Bucket="kept", Key="big.bin", Body=big)
+        queue = sqs.create_queue(QueueName="kept")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody="still here")
+        table.create_table(TableName="kept", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                           BillingMode="PAY_PER_REQUEST")
+        table.put_item(TableName="kept", Item={"k": {"S": "a"}, "v": {"N": "1"}})
+        counter.value = 41
+        state.observe("test", "Count")  # a request the part answers marks it
+        state.flush()
+    finally:
+        state.close()
+    _reset_moto()
+    counter.value = 0
+    assert s3.list_buckets()["Buckets"] == []
+
+    try:
+        restored = cloud_state.CloudState(Journal(tmp_path)).restore()
+        assert {"s3", "sqs", "dynamodb", "test-counter"} <= set(restored)
+        assert s3.get_object(Bucket="kept", Key="big.bin")["Body"].read() == big
+        assert sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"] == "still here"
+        assert table.get_item(TableName="kept", Key={"k": {"S": "a"}})["Item"]["v"] == {"N": "1"}
+        assert (counter.value, counter.resumed) == (41, True)
+        blobs = sqlite3.connect(tmp_path / Journal.FILE).execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
+        assert blobs == 1
+    finally:
+        del cloud_state._PARTS[Counter.name]
+        del cloud_state._OWNED[("test", "Count")]
+
+
+def test_reads_do_not_count_as_changes(tmp_path):
+    from harness.durability.cloud_state import CloudState
+
+    state = CloudState(Journal(tmp_path))
+    for service, action, method in (("s3", "GetObject", "GET"), ("sqs", "ListQueues", "POST"),
+                                    ("dynamodb", "Query", "POST"), ("states", "StartExecution", "POST")):
+        state.observe(service, action, method)
+    state.observe("sns", "Publish", "POST")  # SNS delivers to SQS queues: both are saved
+    assert state._dirty == {"sns", "sqs"}
