@@ -46,6 +46,48 @@ class Part(Protocol):
     def resume(self) -> None: ...
 
 
+class ServicePart:
+    """A drydock service as a part: whichever instance is installed when it is saved or restored (`current()`,
+    since tests and the demo install their own)."""
+
+    def __init__(self, name: str, current: Callable[[], Any]):
+        self.name, self.current = name, current
+
+    def dump(self) -> Any:
+        return self.current().dump()
+
+    def load(self, state: Any) -> None:
+        self.current().load(state)
+
+    def resume(self) -> None:
+        self.current().resume()
+
+
+class Regional:
+    """`dump`/`load`/`resume` for a service kept per account and region (`_regions`, `_lock`, `region(account,
+    region)`) whose region objects have `state()`, `restore(state)` and `resume()`."""
+
+    _regions: dict[tuple[str, str], Any]
+    _lock: Any
+
+    def region(self, account: str, region: str) -> Any: ...
+
+    def dump(self) -> dict[tuple[str, str], Any]:
+        with self._lock:
+            regions = dict(self._regions)
+        return {key: found.state() for key, found in regions.items()}
+
+    def load(self, state: dict[tuple[str, str], Any]) -> None:
+        for (account, region), saved in state.items():
+            self.region(account, region).restore(saved)
+
+    def resume(self) -> None:
+        with self._lock:
+            regions = list(self._regions.values())
+        for found in regions:
+            found.resume()
+
+
 _PARTS: dict[str, Part] = {}
 _OWNED: dict[tuple[str, str], str] = {}  # (service, action) -> the part that answers it
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol
 
 from botocore.exceptions import ClientError
 
-from harness.durability.cloud_state import durable, mark
+from harness.durability.cloud_state import Regional, ServicePart, durable, mark
 from harness.overlay import ActiveSlot, Answer, Call, ServiceError, register
 from harness.sagemaker import serving
 from harness.sagemaker.backends import start_server
@@ -509,7 +509,7 @@ class Endpoints:
         except ServiceError as error:
             with self._lock:
                 endpoint.status, endpoint.failure_reason, endpoint.modified = "Failed", error.message, _now()
-            mark(_Durable.name)
+            mark(DURABLE.name)
             endpoint.settled.set()
             return
         with self._lock:
@@ -517,7 +517,7 @@ class Endpoints:
                 endpoint.live, endpoint.status, endpoint.modified = deployment, "InService", _now()
         if endpoint.deleted:
             deployment.retire()
-        mark(_Durable.name)
+        mark(DURABLE.name)
         endpoint.settled.set()
 
     def _update(self, endpoint: Endpoint, config: dict[str, Any]) -> None:
@@ -539,7 +539,7 @@ class Endpoints:
             deployment.retire()
         elif old is not None:
             old.retire()
-        mark(_Durable.name)
+        mark(DURABLE.name)
         endpoint.settled.set()
 
     def _deploy(self, endpoint: Endpoint, config: dict[str, Any]) -> Deployment:
@@ -589,7 +589,7 @@ def _as_datetime(value: Any) -> datetime:
 
 # --- every account and region ---------------------------------------------------------------------------------
 
-class EndpointService:
+class EndpointService(Regional):
     """Endpoints for every account and region, created on first use.
 
     Args:
@@ -626,20 +626,6 @@ class EndpointService:
         for endpoints in regions:
             endpoints.close()
 
-    def dump(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        with self._lock:
-            regions = dict(self._regions)
-        return {key: endpoints.state() for key, endpoints in regions.items()}
-
-    def load(self, state: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
-        for (account, region), saved in state.items():
-            self.region(account, region).restore(saved)
-
-    def resume(self) -> None:
-        with self._lock:
-            regions = list(self._regions.values())
-        for endpoints in regions:
-            endpoints.resume()
 
 
 def _snake(action: str) -> str:
@@ -659,22 +645,7 @@ install = _SLOT.install  # the service boto3 clients and drydock serve reach
 active_service = _SLOT.get
 
 
-class _Durable:
-    """The active endpoint service as a part of `drydock serve`'s journal."""
-
-    name = "sagemaker-endpoints"
-
-    def dump(self) -> Any:
-        return active_service().dump()
-
-    def load(self, state: Any) -> None:
-        active_service().load(state)
-
-    def resume(self) -> None:
-        active_service().resume()
-
-
-durable(_Durable(), "sagemaker", SAGEMAKER_ACTIONS)
+DURABLE = durable(ServicePart("sagemaker-endpoints", active_service), "sagemaker", SAGEMAKER_ACTIONS)
 
 
 @register("sagemaker", SAGEMAKER_ACTIONS)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
-from harness.durability.cloud_state import durable, mark
+from harness.durability.cloud_state import ServicePart, durable, mark
 from harness.overlay import ActiveSlot, Call, ServiceError, register
 from harness.sagemaker.listing import Fields, select
 
@@ -208,6 +208,9 @@ class FeatureStore:
             self.region(account, region).groups = groups
         for row in state["buffered"]:
             self._append(row)
+
+    def resume(self) -> None:
+        """Nothing runs but the offline writer, which `load` started for the rows it brought back."""
 
     def handle(self, action: str, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one action (the overlay serializes the dict)."""
@@ -672,23 +675,9 @@ active_store = _SLOT.get
 DURABLE_NAME = "sagemaker-featurestore"
 
 
-class _Durable:
-    """The active store as a part of `drydock serve`'s journal."""
-
-    name = DURABLE_NAME
-
-    def dump(self) -> Any:
-        return active_store().dump()
-
-    def load(self, state: Any) -> None:
-        active_store().load(state)
-
-    def resume(self) -> None:
-        """Nothing runs but the offline writer, which `load` started for the rows it brought back."""
-
-
-durable(_Durable(), "sagemaker", CONTROL_ACTIONS + RUNTIME_ACTIONS)  # SigV4 names the runtime "sagemaker" too
-durable(_Durable(), "sagemaker-featurestore-runtime", RUNTIME_ACTIONS)
+# SigV4 names the runtime "sagemaker" too, so its actions are listed under both names
+_PART = durable(ServicePart(DURABLE_NAME, active_store), "sagemaker", CONTROL_ACTIONS + RUNTIME_ACTIONS)
+durable(_PART, "sagemaker-featurestore-runtime", RUNTIME_ACTIONS)
 
 
 def flush() -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
-from harness.durability.cloud_state import durable
+from harness.durability.cloud_state import Regional, ServicePart, durable
 from harness.overlay import ActiveSlot, Call, ServiceError, register
 from harness.sagemaker.monitor.baseline import MonitorError
 from harness.sagemaker.monitor.run import endpoint_capture_destination, run_monitoring
@@ -146,6 +146,24 @@ class Region:
         self.service, self.account, self.region = service, account, region
         self.schedules: dict[str, Schedule] = {}
         self.lock = threading.Lock()
+
+    def state(self) -> dict[str, Schedule]:
+        """Every schedule with its executions (`drydock serve`'s journal)."""
+        with self.lock:
+            return dict(self.schedules)
+
+    def restore(self, schedules: dict[str, Schedule]) -> None:
+        with self.lock:
+            self.schedules = schedules
+
+    def resume(self) -> None:
+        """Monitoring executions cut short by a restart run again."""
+        with self.lock:
+            unfinished = [e for s in self.schedules.values() for e in s.executions
+                          if e.status in ("Pending", "InProgress")]
+        for execution in unfinished:
+            threading.Thread(target=self.execute, args=(execution,), daemon=True,
+                             name=f"drydock-monitoring-{execution.schedule.name}").start()
 
     def schedule(self, name: str) -> Schedule:
         found = self.schedules.get(name)
@@ -312,7 +330,7 @@ def _in_process_clients(account: str, region: str) -> ClientSource:
     return LocalCloud(region=region, account=account)
 
 
-class MonitorService:
+class MonitorService(Regional):
     """The monitoring schedules of every account and region.
 
     Args:
@@ -342,32 +360,6 @@ class MonitorService:
         name = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
         return getattr(self.region(account, region), name)(params)
 
-    def dump(self) -> dict[tuple[str, str], dict[str, Schedule]]:
-        """Every schedule with its executions (`drydock serve`'s journal)."""
-        with self._lock:
-            regions = dict(self._regions)
-        saved = {}
-        for key, r in regions.items():
-            with r.lock:
-                saved[key] = dict(r.schedules)
-        return saved
-
-    def load(self, state: dict[tuple[str, str], dict[str, Schedule]]) -> None:
-        for (account, region), schedules in state.items():
-            self.region(account, region).schedules = schedules
-
-    def resume(self) -> None:
-        """Monitoring executions cut short by a restart run again."""
-        with self._lock:
-            regions = list(self._regions.values())
-        for r in regions:
-            with r.lock:
-                unfinished = [e for s in r.schedules.values() for e in s.executions
-                              if e.status in ("Pending", "InProgress")]
-            for execution in unfinished:
-                threading.Thread(target=r.execute, args=(execution,), daemon=True,
-                                 name=f"drydock-monitoring-{execution.schedule.name}").start()
-
     def run_schedule(self, account: str, region: str, name: str,
                      scheduled_time: datetime | None = None) -> Execution:
         """Run one execution of a schedule now and wait for it: drydock's stand-in for the hourly trigger.
@@ -394,22 +386,7 @@ install = _SLOT.install  # the service boto3 clients and drydock serve reach
 active_service = _SLOT.get
 
 
-class _Durable:
-    """The active Model Monitor as a part of `drydock serve`'s journal."""
-
-    name = "sagemaker-monitor"
-
-    def dump(self) -> Any:
-        return active_service().dump()
-
-    def load(self, state: Any) -> None:
-        active_service().load(state)
-
-    def resume(self) -> None:
-        active_service().resume()
-
-
-durable(_Durable(), "sagemaker", ACTIONS)
+durable(ServicePart("sagemaker-monitor", active_service), "sagemaker", ACTIONS)
 
 
 @register("sagemaker", ACTIONS)

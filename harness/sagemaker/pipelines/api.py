@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.durability.cloud_state import durable
+from harness.durability.cloud_state import Regional, ServicePart, durable
 from harness.sagemaker.pipelines.definition import DefinitionError, PipelineDefinition, parse_definition
 from harness.sagemaker.pipelines.executor import (DEFAULT_MAX_PARALLEL, Execution, ExecutionScope, Services,
                                                   StepCache, now, resume_execution, run_execution)
@@ -489,7 +489,7 @@ def _parameter_text(value: Any) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- every region
-class PipelineService:
+class PipelineService(Regional):
     """`Pipelines` for every account and region, created on first use.
 
     Args:
@@ -543,20 +543,6 @@ class PipelineService:
         for pipelines in regions:
             pipelines.close()
 
-    def dump(self) -> dict[tuple[str, str], dict[str, Any]]:
-        with self._lock:
-            regions = dict(self._regions)
-        return {key: pipelines.state() for key, pipelines in regions.items()}
-
-    def load(self, state: dict[tuple[str, str], dict[str, Any]]) -> None:
-        for (account, region), saved in state.items():
-            self.region(account, region).restore(saved)
-
-    def resume(self) -> None:
-        with self._lock:
-            regions = list(self._regions.values())
-        for pipelines in regions:
-            pipelines.resume()
 
 
 def _snake(action: str) -> str:
@@ -570,24 +556,7 @@ def _in_process_cloud(account: str, region: str) -> Any:
 
 
 SERVICE = PipelineService()
-
-
-class _Durable:
-    """The pipelines SERVICE (whichever is installed) as a part of `drydock serve`'s journal."""
-
-    name = "sagemaker-pipelines"
-
-    def dump(self) -> Any:
-        return SERVICE.dump()
-
-    def load(self, state: Any) -> None:
-        SERVICE.load(state)
-
-    def resume(self) -> None:
-        SERVICE.resume()
-
-
-durable(_Durable(), "sagemaker", PIPELINE_ACTIONS + LINEAGE_ACTIONS)
+durable(ServicePart("sagemaker-pipelines", lambda: SERVICE), "sagemaker", PIPELINE_ACTIONS + LINEAGE_ACTIONS)
 
 
 def _overlay_handler(call: Any) -> dict[str, Any]:
