@@ -220,5 +220,5 @@ def _local_job(services: Services, kind: str, name: Any) -> Any:
         from harness.sagemaker.service import SERVICE
     except ModuleNotFoundError:
         return None
-    return SERVICE.find(services.account, services.region, kind, name) if kind in ("TrainingJob",
-                                                                                   "ProcessingJob") else None
+    return SERVICE.find(services.account, services.region, kind, name) if kind in ("TrainingJob", "ProcessingJob",
+                                                                                   "TransformJob") else None

@@ -61,25 +61,33 @@ def download_s3_data(s3: Any, uri: str, data_type: str, target: Path) -> list[Pa
 def _download_s3_data(s3: Any, uri: str, data_type: str, target: Path) -> list[Path]:
     if data_type == "S3Prefix":
         bucket, prefix = parse_s3_uri(uri)
-        keys = _keys_under(s3, bucket, prefix)
-        return [_download(s3, bucket, key, target, key[len(prefix):].lstrip("/") or PurePosixPath(key).name)
+        keys = keys_under(s3, bucket, prefix)
+        return [download_object(s3, bucket, key, target, key[len(prefix):].lstrip("/") or PurePosixPath(key).name)
                 for key in keys]
     if data_type == "ManifestFile":
-        bucket, key = parse_s3_uri(uri)
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        if not manifest or "prefix" not in manifest[0]:
-            raise PlatformError(f'ClientError: manifest {uri} must start with {{"prefix": "s3://..."}}')
-        base_bucket, base_prefix = parse_s3_uri(manifest[0]["prefix"])
-        return [_download(s3, base_bucket, base_prefix + relative, target, relative) for relative in manifest[1:]]
+        base_bucket, base_prefix, entries = read_manifest(s3, uri)
+        return [download_object(s3, base_bucket, base_prefix + relative, target, relative) for relative in entries]
     raise PlatformError(f"ClientError: S3DataType {data_type} is not supported by drydock (S3Prefix, ManifestFile)")
 
 
-def _keys_under(s3: Any, bucket: str, prefix: str) -> list[str]:
+def read_manifest(s3: Any, uri: str) -> tuple[str, str, list[str]]:
+    """A manifest file's `[{"prefix": "s3://b/p/"}, "relative/key", ...]` as (bucket, prefix, relative keys)."""
+    bucket, key = parse_s3_uri(uri)
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    if not manifest or not isinstance(manifest[0], dict) or "prefix" not in manifest[0]:
+        raise PlatformError(f'ClientError: manifest {uri} must start with {{"prefix": "s3://..."}}')
+    base_bucket, base_prefix = parse_s3_uri(manifest[0]["prefix"])
+    return base_bucket, base_prefix, [str(relative) for relative in manifest[1:]]
+
+
+def keys_under(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The object keys that start with `prefix` (no folder markers)."""
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return [obj["Key"] for page in pages for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
 
 
-def _download(s3: Any, bucket: str, key: str, target: Path, relative: str) -> Path:
+def download_object(s3: Any, bucket: str, key: str, target: Path, relative: str) -> Path:
+    """Download one object to `target/relative`, refusing a relative path that leaves `target`."""
     destination = (target / relative).resolve()
     if not destination.is_relative_to(target.resolve()):
         raise PlatformError(f"ClientError: S3 key {key!r} would be written outside {target}")

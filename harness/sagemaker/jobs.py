@@ -1,4 +1,4 @@
-"""SageMaker training and processing jobs as records that move through AWS's statuses while a worker runs them.
+"""SageMaker training, processing and transform jobs: records that move through AWS's statuses as a worker runs them.
 
 A `Job` is created InProgress (training: SecondaryStatus Starting) and a worker thread runs it with the job
 runtime (`harness.sagemaker.runtime`); the backend is wrapped so the record follows the job as it goes:
@@ -6,8 +6,10 @@ Downloading, Training, Uploading, then Completed, Failed or Stopped (MaxRuntimeE
 condition ends it). When the job ends, SecondaryStatusTransitions are rebuilt from the runtime's timed
 phases and the container's output goes to CloudWatch Logs under `/aws/sagemaker/TrainingJobs` (or
 `ProcessingJobs`), stream `<job>/algo-1-<epoch seconds>`, before the final status shows: a caller that
-sees Completed finds the logs and the artifacts in place. `describe` answers in the shape of
-DescribeTrainingJob / DescribeProcessingJob, `summary` in that of the List* summaries.
+sees Completed finds the logs and the artifacts in place. Transform jobs (`harness.sagemaker.transform`) have no
+secondary status; their logs go to `/aws/sagemaker/TransformJobs`, streams `<job>/<instance id>-<epoch seconds>`
+(the model container) and `.../data-log` (the platform's lines about the data). `describe` answers in the shape
+of DescribeTrainingJob / DescribeProcessingJob / DescribeTransformJob, `summary` in that of the List* summaries.
 https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJob.html
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ import botocore.session
 
 from harness.sagemaker.backends import Backend, JobSpec, ProcessResult
 from harness.sagemaker.runtime import JobResult, Phase, run_processing_job, run_training_job
+from harness.sagemaker.transform import instance_id, run_transform_job
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 LOG_BATCH = 10_000  # PutLogEvents: at most 10,000 events ...
@@ -51,8 +54,9 @@ class Kind:
     arn_type: str  # "training-job"
     log_group: str
     container_phase: str  # the runtime phase in which the container runs
-    run: Callable[[dict, Any, Backend, Path], JobResult]
+    run: Callable[..., JobResult]  # (request, s3, backend, work_dir, **Job.options) -> JobResult
     secondary: bool  # whether Describe reports SecondaryStatus
+    host: Callable[[str], str] = lambda job_name: "algo-1"  # the instance in log stream names
 
     @property
     def noun(self) -> str:  # "training job"
@@ -62,7 +66,9 @@ class Kind:
 TRAINING = Kind("TrainingJob", "training-job", "/aws/sagemaker/TrainingJobs", "Training", run_training_job, True)
 PROCESSING = Kind("ProcessingJob", "processing-job", "/aws/sagemaker/ProcessingJobs", "Processing",
                   run_processing_job, False)
-KINDS = {kind.name: kind for kind in (TRAINING, PROCESSING)}
+TRANSFORM = Kind("TransformJob", "transform-job", "/aws/sagemaker/TransformJobs", "Transforming", run_transform_job,
+                 False, instance_id)
+KINDS = {kind.name: kind for kind in (TRAINING, PROCESSING, TRANSFORM)}
 
 
 def now() -> datetime:
@@ -72,9 +78,10 @@ def now() -> datetime:
 class Job:
     """One job: its request, where it is, and how it ended; every change wakes `wait`ers."""
 
-    def __init__(self, kind: Kind, request: dict[str, Any], arn: str):
+    def __init__(self, kind: Kind, request: dict[str, Any], arn: str, options: dict[str, Any] | None = None):
         self.kind = kind
         self.request = request
+        self.options = options or {}  # keyword arguments of kind.run besides the request (a transform's model)
         self.name: str = request[f"{kind.name}Name"]
         self.arn = arn
         self.created = self.modified = now()
@@ -187,6 +194,11 @@ class Job:
                 out.update({"TrainingTimeInSeconds": seconds, "BillableTimeInSeconds": seconds})
             if result and result.final_metrics:
                 out["FinalMetricDataList"] = result.final_metrics
+        elif kind is TRANSFORM:
+            if self.started is not None:
+                out["TransformStartTime"] = self.started
+            if self.done:
+                out["TransformEndTime"] = self.ended
         else:
             if self.started is not None:
                 out["ProcessingStartTime"] = self.started
@@ -231,6 +243,11 @@ class _Staged:
     def __init__(self, job: Job, inner: Backend):
         self.job, self.inner = job, inner
 
+    @property
+    def serving(self) -> str:
+        """Where a transform job's model runs: "process" (this process) or "docker" (`serve` in its image)."""
+        return getattr(self.inner, "serving", "process")
+
     def opt_ml_path(self, root: Path) -> str:
         return self.inner.opt_ml_path(root)
 
@@ -257,7 +274,7 @@ def run(job: Job, s3: Any, logs: Any, work_dir: Path, backend: Backend) -> None:
     """The worker: run the job to its end, write its logs, then publish how it ended."""
     job.move("Downloading")
     try:
-        result = job.kind.run(job.request, s3, _Staged(job, backend), work_dir)
+        result = job.kind.run(job.request, s3, _Staged(job, backend), work_dir, **job.options)
     except Exception as exc:  # a drydock bug or a request the runtime refused late: the job fails, visibly
         traceback.print_exc(file=sys.stderr)
         reason = getattr(exc, "response", {}).get("Error", {}).get("Message") or f"{type(exc).__name__}: {exc}"
@@ -279,31 +296,41 @@ def start(job: Job, s3: Any, logs: Any, work_dir: Path, backend: Backend) -> thr
 def write_logs(logs: Any, kind: Kind, name: str, result: JobResult) -> str | None:
     """Put the container's output in CloudWatch Logs as SageMaker does; returns the stream name.
 
-    A job whose container never started (its data could not be downloaded) has no stream.
+    A job whose container never started (its data could not be downloaded) has no stream. A transform job's
+    platform lines (`result.data_log`) go to the stream `<stream>/data-log`, even when its container did not start.
     """
     container = next((p for p in result.phases if p.status == kind.container_phase), None)
-    if container is None:
+    first = container or (result.phases[0] if result.phases else None)
+    if first is None or (container is None and not result.data_log):
         return None
-    stream = f"{name}/algo-1-{int(container.started_at.timestamp())}"
+    stream = f"{name}/{kind.host(name)}-{int(first.started_at.timestamp())}"
     try:
         logs.create_log_group(logGroupName=kind.log_group)
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
-    logs.create_log_stream(logGroupName=kind.log_group, logStreamName=stream)
-    events = sorted(({"timestamp": e["timestamp"], "message": e["message"] or " "} for e in result.logs),
+    if result.data_log:
+        _put_events(logs, kind.log_group, f"{stream}/data-log", result.data_log)
+    if container is None:
+        return None
+    _put_events(logs, kind.log_group, stream, result.logs)
+    return stream
+
+
+def _put_events(logs: Any, group: str, stream: str, log_events: list[dict[str, Any]]) -> None:
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    events = sorted(({"timestamp": e["timestamp"], "message": e["message"] or " "} for e in log_events),
                     key=lambda e: e["timestamp"])
     batch: list[dict[str, Any]] = []
     size = 0
     for event in events:
         event_size = len(event["message"].encode()) + 26
         if batch and (len(batch) == LOG_BATCH or size + event_size > LOG_BATCH_BYTES):
-            logs.put_log_events(logGroupName=kind.log_group, logStreamName=stream, logEvents=batch)
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
             batch, size = [], 0
         batch.append(event)
         size += event_size
     if batch:
-        logs.put_log_events(logGroupName=kind.log_group, logStreamName=stream, logEvents=batch)
-    return stream
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
 
 
 # --------------------------------------------------------------------------- the service model

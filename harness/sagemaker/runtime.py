@@ -6,7 +6,7 @@ inputs, config files, source code), Training / Processing (a `Backend` runs the 
 reject raises `ClientError` (ValidationException, ResourceInUse) before anything runs; everything that goes
 wrong afterwards is a Failed result with the FailureReason AWS would give.
 Transform jobs are not here: batch inference goes through the serving contract (model_fn ... output_fn), not
-a script with /opt/ml inputs, and will get its own module.
+a script with /opt/ml inputs; `harness.sagemaker.transform` runs them and answers with the same JobResult.
 """
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ class JobResult:
 
     `model_artifacts` is ModelArtifacts.S3ModelArtifacts (training only); `output_artifacts` maps "output" to
     output.tar.gz for training, or each ProcessingOutput's OutputName to its S3Uri; `final_metrics` has the
-    FinalMetricDataList shape; `logs` are CloudWatch InputLogEvents of the container's stdout and stderr.
+    FinalMetricDataList shape; `logs` are CloudWatch InputLogEvents of the container's stdout and stderr;
+    `data_log` the platform's own lines about the data (batch transform's `/data-log` stream).
     """
 
     job_name: str
@@ -57,6 +58,7 @@ class JobResult:
     phases: list[Phase] = field(default_factory=list)
     logs: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
+    data_log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def log_lines(self) -> list[str]:
@@ -165,9 +167,13 @@ def run_processing_job(request: dict, s3: Any, backend: Backend, work_dir: Path)
 
 
 def validate_request(operation: str, request: dict) -> None:
-    """Refuse what SageMaker's CreateTrainingJob / CreateProcessingJob would refuse, with a ValidationException."""
+    """Refuse what SageMaker's Create*Job would refuse (shape, enums, regexes, paths), with a ValidationException."""
     report = ParamValidator().validate(request, _input_shape(operation))
     problems = [report.generate_report()] if report.has_errors() else []
+    constraints = enum_problems(request, _input_shape(operation))
+    if constraints:
+        count = len(constraints)
+        problems.append(f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(constraints))
     for definition in request.get("AlgorithmSpecification", {}).get("MetricDefinitions", []):
         try:
             re.compile(definition["Regex"])
@@ -187,6 +193,24 @@ def validate_request(operation: str, request: dict) -> None:
                                 f"under {container.PROCESSING_PREFIX}")
     if problems:
         raise ClientError({"Error": {"Code": "ValidationException", "Message": "\n".join(problems)}}, operation)
+
+
+def enum_problems(value: Any, shape: Any, path: str = "") -> list[str]:
+    """Values outside their member's enum, in AWS's words (botocore's validator does not check enums)."""
+    found: list[str] = []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                where = name[:1].lower() + name[1:]
+                found += enum_problems(value[name], member, f"{path}.{where}" if path else where)
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value, 1):
+            found += enum_problems(item, shape.member, f"{path}.{index}.member")
+    elif shape.type_name == "string" and getattr(shape, "enum", None) and isinstance(value, str) \
+            and value not in shape.enum:
+        found.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy enum value "
+                     f"set: [{', '.join(shape.enum)}]")
+    return found
 
 
 def final_metrics(definitions: list[dict[str, str]], logs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,12 +2,13 @@
 
 Registered with `harness.overlay`, so in-process boto3 clients and `drydock serve` reach the same state:
 
-- CreateTrainingJob / CreateProcessingJob start the job on a worker thread (`harness.sagemaker.jobs`) and
-  answer at once, as AWS does; Describe*, List* and Stop* follow it through InProgress, Stopping,
-  Completed, Failed and Stopped, with the real artifacts, metrics and CloudWatch logs;
+- CreateTrainingJob / CreateProcessingJob / CreateTransformJob start the job on a worker thread
+  (`harness.sagemaker.jobs`) and answer at once, as AWS does; Describe*, List* and Stop* follow it through
+  InProgress, Stopping, Completed, Failed and Stopped, with the real artifacts, metrics and CloudWatch logs.
+  A transform job's model must exist when it is created (its container is read then, from moto's models);
+  the batch inference itself is `harness.sagemaker.transform`;
 - the Model Registry (`harness.sagemaker.registry`): model package groups, numbered versions and their
-  approval, with the "SageMaker Model Package State Change" event routed to the default bus's rules;
-- CreateTransformJob refuses with a clear error: batch transform is not built yet.
+  approval, with the "SageMaker Model Package State Change" event routed to the default bus's rules.
 
 Every other SageMaker action (CreateModel, CreateEndpointConfig, pipelines, ...) stays moto's, unless another
 module registers it (`harness.sagemaker.endpoints` takes the endpoint actions). State is kept per account
@@ -35,17 +36,18 @@ from harness.overlay import OVERLAY, Call, ServiceError
 from harness.sagemaker import jobs
 from harness.sagemaker.backends import Backend
 from harness.sagemaker.backends.process import ProcessBackend
-from harness.sagemaker.jobs import KINDS, PROCESSING, TRAINING, Job, Kind
+from harness.sagemaker.jobs import KINDS, PROCESSING, TRAINING, TRANSFORM, Job, Kind
 from harness.sagemaker.listing import Fields, select
 from harness.sagemaker.registry import Registry
 from harness.sagemaker.runtime import validate_request
+from harness.sagemaker.transform import TransformError, model_container, validate_transform_request
 
 REGISTRY_ACTIONS = ("CreateModelPackageGroup", "DescribeModelPackageGroup", "ListModelPackageGroups",
                     "DeleteModelPackageGroup", "CreateModelPackage", "DescribeModelPackage", "ListModelPackages",
                     "UpdateModelPackage", "DeleteModelPackage")
 JOB_ACTIONS = tuple(action for kind in KINDS for action in (f"Create{kind}", f"Describe{kind}", f"List{kind}s",
                                                              f"Stop{kind}"))
-ACTIONS = (*JOB_ACTIONS, "CreateTransformJob", *REGISTRY_ACTIONS)
+ACTIONS = (*JOB_ACTIONS, *REGISTRY_ACTIONS)
 
 
 class Region:
@@ -128,9 +130,13 @@ class SageMakerService:
         return found.jobs[kind].get(name) if found is not None else None
 
     # ------------------------------------------------------------------ jobs
-    def _create(self, r: Region, kind: Kind, p: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, r: Region, kind: Kind, p: dict[str, Any],
+                options: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Validate, register and start a job; `options()` (called after the name is checked) gives the extra
+        keyword arguments of its runner, or raises ServiceError."""
         try:
-            validate_request(f"Create{kind.name}", p)
+            (validate_transform_request if kind is TRANSFORM else
+             functools.partial(validate_request, f"Create{kind.name}"))(p)
         except ClientError as err:
             raise ServiceError("ValidationException", err.response["Error"]["Message"]) from None
         name = p[f"{kind.name}Name"]
@@ -140,7 +146,12 @@ class SageMakerService:
                 raise ServiceError("ResourceInUse", f"{kind.noun.capitalize()} names must be unique within an AWS "
                                                     f"account and region, and a {kind.noun} with this name already "
                                                     f"exists ({existing.arn})")
-            job = Job(kind, p, r.arn(kind.arn_type, name.lower()))
+        extra = options() if options else {}
+        with r.lock:
+            if name in r.jobs[kind.name]:
+                raise ServiceError("ResourceInUse", f"a {kind.noun} named {name} was created meanwhile "
+                                                    f"({r.jobs[kind.name][name].arn})")
+            job = Job(kind, p, r.arn(kind.arn_type, name.lower()), extra)
             r.jobs[kind.name][name] = job
         self._start(r, job)
         return {f"{kind.name}Arn": job.arn}
@@ -231,9 +242,28 @@ class SageMakerService:
         return self._stop(r, PROCESSING, p["ProcessingJobName"])
 
     def create_transform_job(self, r: Region, p: dict[str, Any]) -> dict[str, Any]:
-        raise ServiceError("ValidationException", "drydock does not run batch transform jobs yet "
-                                                  "(CreateTransformJob); run the model behind an endpoint "
-                                                  "(CreateEndpoint + InvokeEndpoint) or in a processing job")
+        def options() -> dict[str, Any]:
+            try:
+                model = r.cloud.client("sagemaker").describe_model(ModelName=p["ModelName"])
+            except ClientError:
+                arn = r.arn("model", p["ModelName"].lower())
+                raise ServiceError("ValidationException", f'Could not find model "{arn}".') from None
+            try:
+                container = model_container(model)
+            except TransformError as error:
+                raise ServiceError("ValidationException", str(error).removeprefix("ClientError: ")) from None
+            job_name = p["TransformJobName"]
+            return {"container": container, "stopped": lambda: r.job(TRANSFORM, job_name).stop_requested is not None}
+        return self._create(r, TRANSFORM, p, options)
+
+    def describe_transform_job(self, r: Region, p: dict[str, Any]) -> dict[str, Any]:
+        return r.job(TRANSFORM, p["TransformJobName"]).describe()
+
+    def list_transform_jobs(self, r: Region, p: dict[str, Any]) -> dict[str, Any]:
+        return self._list(r, TRANSFORM, p)
+
+    def stop_transform_job(self, r: Region, p: dict[str, Any]) -> dict[str, Any]:
+        return self._stop(r, TRANSFORM, p["TransformJobName"])
 
     # ------------------------------------------------------------------ model registry
     def create_model_package_group(self, r: Region, p: dict[str, Any]) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class Reply:
     body: bytes
     content_type: str
     custom_attributes: str | None = None
+    detail: str | None = None  # in-process only: the traceback of a hook that raised (a container's log has it)
 
 
 # --- model files: what the platform puts under /opt/ml/model ----------------------------------------------------
@@ -439,8 +440,9 @@ class Transformer:
         except InferenceError as error:
             return Reply(error.status, error.message.encode(), "text/plain")
         except Exception as error:
-            traceback.print_exc(file=sys.stderr)
-            return Reply(500, _describe(error).encode(), "text/plain")
+            trace = traceback.format_exc()
+            sys.stderr.write(trace)
+            return Reply(500, _describe(error).encode(), "text/plain", detail=trace)
         response, response_type = result if isinstance(result, tuple) else (result, accept)
         return Reply(200, _as_bytes(response), response_type or accept)
 

@@ -50,6 +50,9 @@ class ProcessResult:
 
 
 class Backend(Protocol):
+    """Runs a job's container command. Backends also say, in a `serving` attribute ("process" or "docker"), where
+    a transform job's model runs (`harness.sagemaker.transform`); one without it serves in this process."""
+
     def opt_ml_path(self, root: Path) -> str:
         """Where the job sees its /opt/ml tree: the host root for the process backend, "/opt/ml" in a container."""
 
@@ -92,6 +95,10 @@ def make_backend(name: str | None = None) -> Backend:
 class _Unavailable:
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+    @property
+    def serving(self) -> str:  # where a transform job's model would run: nowhere, and why
+        return self.reason
 
     def opt_ml_path(self, root: Path) -> str:
         return str(root)

@@ -64,6 +64,8 @@ class DockerBackend:
         check_image: raises when the image is missing (default: scripts/docker/images.py's `check_image`).
     """
 
+    serving = "docker"  # a transform job's model runs as `serve` in its image (`harness.sagemaker.transform`)
+
     def __init__(self, client: Any = None, *, network: str = NETWORK, stop_grace_seconds: float = 120.0,
                  toolkit: bool | None = None, merge_output: bool = True,
                  check_image: Callable[[str], None] | None = None) -> None:

@@ -33,6 +33,8 @@ class ProcessBackend:
     stops a training container (it allows 120 seconds).
     """
 
+    serving = "process"  # a transform job's model is loaded in this process (`harness.sagemaker.transform`)
+
     def __init__(self, stop_grace_seconds: float = 120.0) -> None:
         self.stop_grace_seconds = stop_grace_seconds
         self._running: tuple[subprocess.Popen, threading.Event] | None = None

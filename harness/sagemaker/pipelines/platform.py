@@ -8,7 +8,7 @@ Two implementations:
   Describe* until the job ends. It needs something there that runs jobs (drydock's SageMaker service, in
   `harness.sagemaker.service`, answering through `harness.overlay`); moto alone only records them.
 - `RuntimePlatform` runs jobs itself with `harness.sagemaker.runtime` (training, processing) and
-  `harness.sagemaker.serving` (transform: batch inference through the serving contract), and answers in the
+  `harness.sagemaker.transform` (batch inference through the serving contract), and answers in the
   same Describe* shapes. Models and model packages still go through boto3, to whatever answers SageMaker.
 
 `default_platform(cloud)` is an `AutoPlatform`: each job goes to drydock's SageMaker service when that service
@@ -163,78 +163,29 @@ class RuntimePlatform(CloudPlatform):
         return None  # the runtime runs a job to its end; the step reports Stopped when it returns
 
     def _run_transform(self, request: dict[str, Any], created: datetime) -> dict[str, Any]:
+        """Batch transform with `harness.sagemaker.transform`, on this platform's backend, answered as
+        DescribeTransformJob does."""
+        from harness.sagemaker import transform
+        from harness.sagemaker.runtime import JobResult
+
         name = request["TransformJobName"]
-        root = self.work_dir / name
-        status, reason = "Completed", None
-        started = datetime.now(timezone.utc)
         try:
             model = self._sagemaker().describe_model(ModelName=request["ModelName"])
-            container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-            run_transform(request, container, self.cloud.client("s3"), root)
+            result = transform.run_transform_job(request, self.cloud.client("s3"), self.backend, self.work_dir,
+                                                 container=transform.model_container(model))
         except ClientError as error:
-            status, reason = "Failed", f"ClientError: {error.response['Error'].get('Message')}"
-        except TransformError as error:
-            status, reason = "Failed", str(error)
-        ended = datetime.now(timezone.utc)
+            result = JobResult(name, "TransformJob", "Failed", "Failed",
+                               f"ClientError: {error.response['Error'].get('Message')}")
+        except transform.TransformError as error:
+            result = JobResult(name, "TransformJob", "Failed", "Failed", str(error))
+        started = result.started_at if result.phases else created
+        ended = result.ended_at if result.phases else created
         answer = {**request, "TransformJobArn": self.cloud.arn("sagemaker", f"transform-job/{name.lower()}"),
-                  "TransformJobStatus": status, "CreationTime": created, "TransformStartTime": started,
+                  "TransformJobStatus": result.status, "CreationTime": created, "TransformStartTime": started,
                   "TransformEndTime": ended, "LastModifiedTime": ended}
-        if reason:
-            answer["FailureReason"] = reason[:1024]
+        if result.failure_reason:
+            answer["FailureReason"] = result.failure_reason[:1024]
         return answer
-
-
-class TransformError(Exception):
-    """A batch transform that could not finish; str() is the FailureReason."""
-
-
-def run_transform(request: dict[str, Any], container: dict[str, Any], s3: Any, root: Path) -> None:
-    """Batch inference as SageMaker Batch Transform does it, one record batch per /invocations call.
-
-    Every object under TransformInput's S3 prefix is split by SplitType (Line, or None: the whole object),
-    sent in batches (MultiRecord: all records of an object at once, SingleRecord: one each) and answered into
-    `<S3OutputPath>/<relative key>.out`, joined by AssembleWith (Line: newlines).
-    """
-    from harness.sagemaker import container as job_container
-    from harness.sagemaker import serving
-
-    filters = {key: value for key, value in (request.get("DataProcessing") or {}).items()
-               if (key, value) not in (("InputFilter", "$"), ("OutputFilter", "$"), ("JoinSource", "None"))}
-    if filters:
-        raise TransformError(f"ClientError: drydock does not apply DataProcessing {json.dumps(filters)}; "
-                             "send the features the model expects")
-    source = request["TransformInput"]["DataSource"]["S3DataSource"]
-    content_type = request["TransformInput"].get("ContentType")
-    split = request["TransformInput"].get("SplitType", "None")
-    output = request["TransformOutput"]
-    accept = output.get("Accept")
-    joiner = b"\n" if output.get("AssembleWith", "None") == "Line" else b""
-    try:
-        transformer = serving.Transformer(serving.materialize(container, s3, root / "model-container"))
-        inputs = root / "input"
-        files = job_container.download_s3_data(s3, source["S3Uri"], source.get("S3DataType", "S3Prefix"), inputs)
-    except (serving.ModelLoadError, job_container.PlatformError) as error:
-        raise TransformError(f"ClientError: {error}") from None
-    if not files:
-        raise TransformError(f"ClientError: No S3 objects found under S3 URL \"{source['S3Uri']}\"")
-    out_bucket, out_prefix = job_container.parse_s3_uri(output["S3OutputPath"].rstrip("/"))
-    for path in sorted(files):
-        data = path.read_bytes()
-        if split == "Line":
-            records = [line for line in data.splitlines() if line.strip()]
-            batches = [b"\n".join(records)] if request.get("BatchStrategy", "MultiRecord") == "MultiRecord" \
-                else records
-        else:
-            batches = [data]
-        answers = []
-        for batch in batches:
-            reply = transformer.invoke(batch, content_type, accept)
-            if reply.status != 200:
-                raise TransformError(f"AlgorithmError: {path.name}: the model answered {reply.status}: "
-                                     f"{reply.body.decode(errors='replace')[:500]}")
-            answers.append(reply.body.rstrip(b"\n") if joiner else reply.body)
-        key = f"{out_prefix}/{path.relative_to(inputs).as_posix()}.out".lstrip("/")
-        s3.put_object(Bucket=out_bucket, Key=key, Body=joiner.join(answers) + (joiner if joiner else b""))
 
 
 def describe_job(kind: str, request: dict[str, Any], result: Any, cloud: Any, created: datetime) -> dict[str, Any]:
@@ -274,7 +225,7 @@ class AutoPlatform(RuntimePlatform):
     """A RuntimePlatform that hands each kind of job to drydock's SageMaker service once that service runs it.
 
     The check is made per job (a table lookup): the service module may register its actions after this
-    platform was made, and it may run training and processing jobs but not (yet) transform jobs.
+    platform was made.
     """
 
     def __init__(self, cloud: Any, backend: Any = None, work_dir: Path | None = None, poll_seconds: float = 0.05):
@@ -295,7 +246,7 @@ def service_runs(kind: str) -> bool:
     """Does drydock's SageMaker service (not bare moto, which only records jobs) run Create<kind> here?
 
     The service registers every job action it knows with the overlay, and lists the ones it runs in
-    `JOB_ACTIONS` (it may answer CreateTransformJob only to refuse it).
+    `JOB_ACTIONS`.
     """
     try:
         from harness.overlay import OVERLAY

@@ -122,3 +122,85 @@ def log_messages(logs: Any, group: str, stream: str) -> list[str]:
 
 
 TRAIN_PY = (PIPELINE_SCRIPTS / "train.py").read_text()
+
+
+# --- batch transform ----------------------------------------------------------------------------------------------
+
+LINEAR_SCRIPT = '''
+"""A tiny model with SDK-style serving hooks: a weighted sum of each row's features."""
+import json
+import os
+import time
+
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "weights.json")) as f:
+        return json.load(f)
+
+
+def input_fn(body, content_type):
+    text = body.decode() if isinstance(body, bytes) else body
+    lines = [line for line in text.splitlines() if line.strip()]
+    if content_type == "text/csv":
+        return [[float(v) for v in line.split(",")] for line in lines]
+    if content_type in ("application/jsonlines", "application/json"):
+        return [json.loads(line) for line in lines]
+    raise ValueError("unsupported content type " + content_type)
+
+
+def predict_fn(rows, model):
+    for row in rows:
+        if row[0] == model.get("raise_on"):
+            raise ValueError("feature 0 is %s: the model cannot score it" % row[0])
+    time.sleep(model.get("sleep", 0))
+    return [round(sum(w * x for w, x in zip(model["weights"], row)) + model.get("bias", 0), 6) for row in rows]
+
+
+def output_fn(scores, accept):
+    if accept == "application/jsonlines":
+        return "\\n".join(json.dumps({"score": s}) for s in scores), accept
+    return "\\n".join(str(s) for s in scores), "text/csv"
+'''
+
+
+def tarball(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def linear_model(s3: Any, sm: Any, name: str, weights: list[float], **settings: Any) -> str:
+    """CreateModel for LINEAR_SCRIPT (its source dir as the SDK uploads it) over weights.json in model.tar.gz;
+    `settings` go into weights.json (bias, raise_on, sleep). Returns the model name."""
+    model_data = put(s3, f"{name}/model/model.tar.gz",
+                     tarball({"weights.json": json.dumps({"weights": weights, **settings})}))
+    source = put(s3, f"{name}/source/sourcedir.tar.gz", tarball({"inference.py": LINEAR_SCRIPT}))
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": SKLEARN_IMAGE, "ModelDataUrl": model_data,
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": source}})
+    return name
+
+
+def linear_scores(weights: list[float], rows: list[list[float]], bias: float = 0.0) -> list[float]:
+    return [round(sum(w * x for w, x in zip(weights, row)) + bias, 6) for row in rows]
+
+
+def transform_request(job: str, model: str, input_uri: str, output_uri: str, *, content_type: str | None = "text/csv",
+                      split: str = "Line", accept: str | None = "text/csv", assemble: str = "Line",
+                      **extra: Any) -> dict[str, Any]:
+    """A CreateTransformJob request as `sagemaker.transformer.Transformer.transform` sends it."""
+    transform_input: dict[str, Any] = {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+                                       "SplitType": split}
+    if content_type:
+        transform_input["ContentType"] = content_type
+    output: dict[str, Any] = {"S3OutputPath": output_uri, "AssembleWith": assemble}
+    if accept:
+        output["Accept"] = accept
+    return {"TransformJobName": job, "ModelName": model, "TransformInput": transform_input,
+            "TransformOutput": output, "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            **extra}

@@ -179,13 +179,14 @@ def test_refusals_name_the_problem(cloud, sm) -> None:
         sm.create_training_job(**bad)
     assert error(exc)[0] == "ValidationException" and "invalid Regex" in error(exc)[1]
 
+    bad = script_job(s3, "svc-bad-enum", "print(1)")
+    bad["AlgorithmSpecification"]["TrainingInputMode"] = "Streaming"
     with pytest.raises(ClientError) as exc:
-        sm.create_transform_job(TransformJobName="svc-transform", ModelName="m",
-                                TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                                                "S3Uri": uri("in")}}},
-                                TransformOutput={"S3OutputPath": uri("out")},
-                                TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
-    assert "does not run batch transform jobs" in error(exc)[1]
+        sm.create_training_job(**bad)
+    assert error(exc) == ("ValidationException", "1 validation error detected: Value 'Streaming' at "
+                                                 "'algorithmSpecification.trainingInputMode' failed to satisfy "
+                                                 "constraint: Member must satisfy enum value set: [Pipe, File, "
+                                                 "FastFile]")
 
 
 def test_what_drydock_does_not_take_stays_with_moto(cloud, sm) -> None:

@@ -10,10 +10,11 @@ import harness.integrations.sagemaker  # noqa: F401 - registers the integrations
 from harness.cloud import LocalCloud
 from harness.integrations.catalog import check_resource
 from harness.stepfunctions_api import StepFunctionsApi, install
-from service_kit import BUCKET, script_job, wait_for
+from service_kit import BUCKET, linear_model, script_job, transform_request, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/drydock"
 TRAIN_SYNC = "arn:aws:states:::sagemaker:createTrainingJob.sync"
+TRANSFORM_SYNC = "arn:aws:states:::sagemaker:createTransformJob.sync"
 FAILS = 'raise SystemExit("the data has no label column")'
 
 
@@ -92,15 +93,47 @@ def test_request_response_and_api_errors(cloud, sfn) -> None:
     assert answer["ModelArn"].endswith(":model/svc-sfn-model")
     assert answer["SdkHttpMetadata"]["HttpStatusCode"] == 200
 
-    refused = run(sfn, "svc-transform", {
+    missing = run(sfn, "svc-transform-no-model", {
         "Transform": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
-                      "End": True, "Parameters": {
-                          "TransformJobName": "svc-sfn-transform", "ModelName": "svc-sfn-model",
-                          "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                                             "S3Uri": f"s3://{BUCKET}/in"}}},
-                          "TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/out"},
-                          "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}}})
-    assert (refused["status"], refused["error"]) == ("FAILED", "SageMaker.AmazonSageMakerException")
+                      "End": True, "Parameters": transform_request("svc-sfn-no-model", "svc-sfn-no-such-model",
+                                                                   f"s3://{BUCKET}/in", f"s3://{BUCKET}/out")}})
+    assert (missing["status"], missing["error"]) == ("FAILED", "SageMaker.AmazonSageMakerException")
+    assert 'Could not find model "arn:aws:sagemaker:us-east-1:123456789012:model/svc-sfn-no-such-model".' in \
+        missing["cause"]
+
+
+def test_create_transform_job_sync_returns_the_describe_output(cloud, sfn) -> None:
+    s3, sm = cloud.client("s3"), cloud.client("sagemaker")
+    linear_model(s3, sm, "svc-sfn-linear", [1.0, 10.0])
+    s3.put_object(Bucket=BUCKET, Key="sfn-transform/in/rows.csv", Body=b"1,2\n3,4\n")
+    score = transform_request("svc-sfn-transform", "svc-sfn-linear", "(from the input)",
+                              f"s3://{BUCKET}/sfn-transform/out")
+    score["TransformInput.$"] = "$.input"  # the request, partly from the execution's input
+    del score["TransformInput"]
+    described = run(sfn, "svc-transform-sync", {
+        "Score": {"Type": "Task", "Resource": TRANSFORM_SYNC, "ResultPath": "$.transform", "Next": "Empty",
+                  "Parameters": score},
+        "Empty": {"Type": "Task", "Resource": TRANSFORM_SYNC, "End": True,
+                  "Parameters": transform_request("svc-sfn-empty", "svc-sfn-linear",
+                                                  f"s3://{BUCKET}/sfn-transform/nothing/", f"s3://{BUCKET}/o"),
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Caught"}]},
+        "Caught": {"Type": "Pass", "End": True}},
+        {"input": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                   "S3Uri": f"s3://{BUCKET}/sfn-transform/in"}},
+                   "ContentType": "text/csv", "SplitType": "Line"}})
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    transform = output["transform"]
+    assert (transform["TransformJobName"], transform["TransformJobStatus"]) == ("svc-sfn-transform", "Completed")
+    assert transform["TransformJobArn"].endswith(":transform-job/svc-sfn-transform")
+    assert transform["TransformOutput"]["S3OutputPath"] == f"s3://{BUCKET}/sfn-transform/out"
+    assert isinstance(transform["CreationTime"], int)  # epoch milliseconds, as the Java SDK renders them
+    assert transform["TransformEndTime"] >= transform["TransformStartTime"] >= transform["CreationTime"]
+    body = s3.get_object(Bucket=BUCKET, Key="sfn-transform/out/rows.csv.out")["Body"].read()
+    assert body == b"21.0\n43.0\n"
+    cause = json.loads(output["error"]["Cause"])
+    assert (cause["TransformJobName"], cause["TransformJobStatus"]) == ("svc-sfn-empty", "Failed")
+    assert f's3://{BUCKET}/sfn-transform/nothing/' in cause["FailureReason"]
 
 
 def test_resources_aws_does_not_offer_are_refused_with_the_alternative(sfn) -> None:
