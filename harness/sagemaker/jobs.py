@@ -46,6 +46,10 @@ STATUS_MESSAGES = {
 }
 
 
+def _algo_1(job_name: str) -> str:
+    return "algo-1"
+
+
 @dataclass(frozen=True)
 class Kind:
     """What differs between job types: names, ARN type, log group, the runtime entry and the container phase."""
@@ -56,18 +60,26 @@ class Kind:
     container_phase: str  # the runtime phase in which the container runs
     run: Callable[..., JobResult]  # (request, s3, backend, work_dir, **Job.options) -> JobResult
     secondary: bool  # whether Describe reports SecondaryStatus
-    host: Callable[[str], str] = lambda job_name: "algo-1"  # the instance in log stream names
+    host: Callable[[str], str] = _algo_1  # the instance in log stream names, from the job's name
+    stop_flag: bool = False  # `run` takes `stopped` (a callable) and checks it itself; no backend to stop
 
     @property
     def noun(self) -> str:  # "training job"
         return self.arn_type.replace("-", " ")
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:  # pickled by name: a restored job's kind `is` TRAINING & co.
+        return _kind, (self.name,)
+
+
+def _kind(name: str) -> Kind:
+    return KINDS[name]
 
 
 TRAINING = Kind("TrainingJob", "training-job", "/aws/sagemaker/TrainingJobs", "Training", run_training_job, True)
 PROCESSING = Kind("ProcessingJob", "processing-job", "/aws/sagemaker/ProcessingJobs", "Processing",
                   run_processing_job, False)
 TRANSFORM = Kind("TransformJob", "transform-job", "/aws/sagemaker/TransformJobs", "Transforming", run_transform_job,
-                 False, instance_id)
+                 False, instance_id, stop_flag=True)
 KINDS = {kind.name: kind for kind in (TRAINING, PROCESSING, TRANSFORM)}
 
 
@@ -81,7 +93,7 @@ class Job:
     def __init__(self, kind: Kind, request: dict[str, Any], arn: str, options: dict[str, Any] | None = None):
         self.kind = kind
         self.request = request
-        self.options = options or {}  # keyword arguments of kind.run besides the request (a transform's model)
+        self.options = options or {}  # more keyword arguments of kind.run, plain data (a transform's model container)
         self.name: str = request[f"{kind.name}Name"]
         self.arn = arn
         self.created = self.modified = now()
@@ -274,7 +286,10 @@ def run(job: Job, s3: Any, logs: Any, work_dir: Path, backend: Backend) -> None:
     """The worker: run the job to its end, write its logs, then publish how it ended."""
     job.move("Downloading")
     try:
-        result = job.kind.run(job.request, s3, _Staged(job, backend), work_dir, **job.options)
+        options = dict(job.options)
+        if job.kind.stop_flag:
+            options["stopped"] = lambda: job.stop_requested is not None
+        result = job.kind.run(job.request, s3, _Staged(job, backend), work_dir, **options)
     except Exception as exc:  # a drydock bug or a request the runtime refused late: the job fails, visibly
         traceback.print_exc(file=sys.stderr)
         reason = getattr(exc, "response", {}).get("Error", {}).get("Message") or f"{type(exc).__name__}: {exc}"

@@ -252,8 +252,7 @@ class SageMakerService:
                 container = model_container(model)
             except TransformError as error:
                 raise ServiceError("ValidationException", str(error).removeprefix("ClientError: ")) from None
-            job_name = p["TransformJobName"]
-            return {"container": container, "stopped": lambda: r.job(TRANSFORM, job_name).stop_requested is not None}
+            return {"container": container}
         return self._create(r, TRANSFORM, p, options)
 
     def describe_transform_job(self, r: Region, p: dict[str, Any]) -> dict[str, Any]:

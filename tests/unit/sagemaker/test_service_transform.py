@@ -379,3 +379,22 @@ def test_refusals_name_the_field(cloud, sm) -> None:
                                                     uri("out")))
     assert error(exc)[0] == "ResourceInUse" and "svc-tx-twice" in error(exc)[1]
     wait_for(lambda: sm.describe_transform_job(TransformJobName="svc-tx-twice"), "TransformJobStatus")
+
+
+def test_jobs_survive_the_journal_as_they_were(cloud, sm) -> None:
+    """`drydock serve --state-dir` pickles job records: a restored transform (or training) job describes the same."""
+    import pickle
+
+    from harness.sagemaker.service import SERVICE
+
+    linear_model(cloud.client("s3"), sm, "svc-tx-journal-model", [1.0])
+    put(cloud.client("s3"), "tx-journal/in/a.csv", "1\n")
+    described, _ = transform(sm, transform_request("svc-tx-journal", "svc-tx-journal-model", uri("tx-journal/in"),
+                                                   uri("tx-journal/out")))
+    job = SERVICE.find(cloud.account, cloud.region, "TransformJob", "svc-tx-journal")
+    restored = pickle.loads(pickle.dumps(job))
+    assert restored.describe() == job.describe()
+    assert restored.options == {"container": job.options["container"]}  # plain data: the model's container
+    training = next(iter(SERVICE.region(cloud.account, cloud.region).jobs["TrainingJob"].values()), None)
+    if training is not None:
+        assert pickle.loads(pickle.dumps(training)).describe() == training.describe()
