@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.sagemaker.pipelines import api
-from harness.sagemaker.pipelines.platform import RuntimePlatform
+from harness.sagemaker.pipelines.platform import ClientPlatform, RuntimePlatform
 from pipeline_kit import ROLE, local_cloud, pipeline_session, sdk_environment, steps_by_name, wait_for
 
 BUCKET = "drydock-pipelines-steps"
@@ -34,9 +34,12 @@ class ScriptedPlatform(RuntimePlatform):
         self.script: dict[str, list] = {}
         self.calls: list[tuple[str, float, float]] = []
         self.lock = threading.Lock()
+        self.transforms_through_api = False
 
     def run_job(self, kind, request, stop):
         if kind == "TransformJob":  # the real thing: batch inference through the serving contract, in-process
+            if self.transforms_through_api:  # CreateTransformJob & Describe: drydock's SageMaker service runs it
+                return ClientPlatform(self.cloud).run_job(kind, request, stop)
             return super().run_job(kind, request, stop)
         name = request[f"{kind}Name"]
         step = name.split("-")[2]
@@ -285,7 +288,8 @@ def test_a_failed_step_fails_the_execution_and_nothing_downstream_runs(session, 
     assert "Second" not in steps
 
 
-def test_model_and_transform_steps_score_a_batch(cloud, session, sm, tmp_path):
+@pytest.mark.parametrize("through_api", [False, True], ids=["runtime", "transform-job-api"])
+def test_model_and_transform_steps_score_a_batch(cloud, session, sm, platform, tmp_path, monkeypatch, through_api):
     import numpy as np
     import xgboost as xgb
     from sagemaker.model import Model
@@ -294,30 +298,32 @@ def test_model_and_transform_steps_score_a_batch(cloud, session, sm, tmp_path):
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.steps import TransformStep
 
+    monkeypatch.setattr(platform, "transforms_through_api", through_api)
+    prefix = f"transform-{'api' if through_api else 'runtime'}"
     rows = np.random.default_rng(3).normal(size=(40, 3)).round(3)
     booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(rows, label=rows[:, 0] > 0), 5)
     booster.save_model(str(tmp_path / "xgboost-model"))
     with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "xgboost-model", arcname="xgboost-model")
     s3 = cloud.client("s3")
-    s3.upload_file(str(tmp_path / "model.tar.gz"), BUCKET, "transform/model.tar.gz")
-    s3.put_object(Bucket=BUCKET, Key="transform/in/batch.csv",
+    s3.upload_file(str(tmp_path / "model.tar.gz"), BUCKET, f"{prefix}/model.tar.gz")
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/in/batch.csv",
                   Body="\n".join(",".join(map(str, row)) for row in rows).encode())
 
     image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    model = Model(image_uri=image, model_data=f"s3://{BUCKET}/transform/model.tar.gz", role=ROLE,
+    model = Model(image_uri=image, model_data=f"s3://{BUCKET}/{prefix}/model.tar.gz", role=ROLE,
                   sagemaker_session=session)
     make_model = ModelStep(name="MakeModel", step_args=model.create(instance_type="ml.m5.large"))
     transformer = Transformer(model_name=make_model.properties.ModelName, instance_type="ml.m5.large",
                               instance_count=1, accept="text/csv", assemble_with="Line",
-                              output_path=f"s3://{BUCKET}/transform/out", sagemaker_session=session)
+                              output_path=f"s3://{BUCKET}/{prefix}/out", sagemaker_session=session)
     score = TransformStep(name="Score", step_args=transformer.transform(
-        data=f"s3://{BUCKET}/transform/in", content_type="text/csv", split_type="Line"))
-    pipeline = Pipeline(name="transform-pipeline", steps=[make_model, score], sagemaker_session=session)
+        data=f"s3://{BUCKET}/{prefix}/in", content_type="text/csv", split_type="Line"))
+    pipeline = Pipeline(name=f"{prefix}-pipeline", steps=[make_model, score], sagemaker_session=session)
     _, described, steps = start(pipeline, sm)
     assert described["PipelineExecutionStatus"] == "Succeeded", steps
     assert ":model/pipelines-" in steps["MakeModel-CreateModel"]["Metadata"]["Model"]["Arn"]
     assert ":transform-job/pipelines-" in steps["Score"]["Metadata"]["TransformJob"]["Arn"]
-    scores = s3.get_object(Bucket=BUCKET, Key="transform/out/batch.csv.out")["Body"].read().decode().split()
+    scores = s3.get_object(Bucket=BUCKET, Key=f"{prefix}/out/batch.csv.out")["Body"].read().decode().split()
     expected = booster.predict(xgb.DMatrix(rows))
     assert np.allclose([float(value) for value in scores], expected, atol=1e-5)
