@@ -53,6 +53,7 @@ class Package:
     modified: datetime
     approval: str | None
     extra: dict[str, Any] = field(default_factory=dict)  # what UpdateModelPackage set
+    client_token: str | None = None  # CreateModelPackage's idempotency token
 
     def describe(self) -> dict[str, Any]:
         out = {k: v for k, v in self.request.items() if k in _output_members("DescribeModelPackage")}
@@ -147,6 +148,11 @@ class Registry:
             raise _bad_approval(approval)
         at = _now()
         with self._lock:
+            token = p.get("ClientToken")
+            earlier = next((pkg for pkg in self.packages.values() if token and pkg.client_token == token),
+                           None)
+            if earlier is not None:  # the same request again (a retry): the same package, as AWS answers it
+                return {"ModelPackageArn": earlier.arn}
             if "ModelPackageGroupName" in p:
                 group = self._group(p["ModelPackageGroupName"])
                 group.last_version += 1
@@ -159,6 +165,7 @@ class Registry:
                     raise ServiceError("ValidationException", f"Model Package {name} already exists.")
                 package = Package(self._arn("model-package", name.lower()), name, None, None, _stored(p), at, at,
                                   None)
+            package.client_token = token
             self.packages[package.arn] = package
         self._announce(package)
         return {"ModelPackageArn": package.arn}

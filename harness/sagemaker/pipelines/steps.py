@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -204,6 +205,8 @@ def run_register_model_step(ctx: StepContext) -> StepOutcome:
     request["ModelMetrics"] = _without_empty(request.get("ModelMetrics"))
     if not request["ModelMetrics"]:
         request.pop("ModelMetrics")
+    # one version per step of an execution, however often the step is run (a restarted `drydock serve`)
+    request.setdefault("ClientToken", str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.execution_arn}/{ctx.step.name}")))
     answer = _call_platform(lambda: ctx.platform.create_model_package(request))
     arn = answer["ModelPackageArn"]
     inputs, outputs = lineage.step_artifacts("RegisterModel", request, answer)

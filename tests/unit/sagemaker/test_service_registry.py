@@ -105,3 +105,17 @@ def test_registry_refusals(sm) -> None:
     with pytest.raises(ClientError) as exc:
         sm.describe_model_package(ModelPackageName=f"arn:aws:sagemaker:us-east-1:123456789012:model-package/x/9")
     assert exc.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_client_token_makes_create_model_package_idempotent(sm):
+    sm.create_model_package_group(ModelPackageGroupName="svc-idempotent")
+    first = sm.create_model_package(ModelPackageGroupName="svc-idempotent", InferenceSpecification=INFERENCE,
+                                    ClientToken="step-register-1")["ModelPackageArn"]
+    again = sm.create_model_package(ModelPackageGroupName="svc-idempotent", InferenceSpecification=INFERENCE,
+                                    ClientToken="step-register-1")["ModelPackageArn"]
+    other = sm.create_model_package(ModelPackageGroupName="svc-idempotent", InferenceSpecification=INFERENCE,
+                                    ClientToken="step-register-2")["ModelPackageArn"]
+    assert first == again and first.endswith("/1") and other.endswith("/2")
+    listed = sm.list_model_packages(ModelPackageGroupName="svc-idempotent")["ModelPackageSummaryList"]
+    assert len(listed) == 2
+    assert "ClientToken" not in sm.describe_model_package(ModelPackageName=first)
