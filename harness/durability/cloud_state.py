@@ -1,10 +1,11 @@
 """The local cloud's state in the journal: moto's services, and drydock's own services that keep state.
 
-moto keeps every service in memory (`BackendDict[account][region]`). `CloudState` notes which service
-a request changed (every in-process boto3 call through botocore's `after-call` event, every request to
-`drydock serve` at its gateway; reads are told apart by HTTP method and action name) and saves those services, pickled, before the change is acknowledged:
-`drydock serve`'s gateway calls `flush` before it answers a request, and the Step Functions journal
-calls it before each write, so a task's effects are saved before its outcome is. S3 object bodies are
+moto keeps every service in memory (`BackendDict[account][region]`). `CloudState` notes which service a
+request changed (every in-process boto3 call through botocore's `after-call` event, every request to
+`drydock serve` at its gateway; reads are told apart by HTTP method and action name) and saves those
+services, pickled, before the change is acknowledged: the gateway calls `flush` before it answers a
+request, and the Step Functions journal writes each of its events in the same transaction as the state
+saved with it, so a task's effects and its outcome are kept together or not at all. S3 object bodies are
 stored once each, by digest, not in every save of the bucket. drydock's own stateful services (the
 SageMaker job runtime, endpoints, ...) take part as `Part`s: they say when they changed (`mark`), give
 their state as plain data (`dump`), take it back (`load`) and restart their work (`resume`).
@@ -23,7 +24,7 @@ from urllib.parse import parse_qs
 
 import cloudpickle
 
-from harness.durability.journal import Journal
+from harness.durability.journal import Journal, Statement
 
 BLOB_BYTES = 64 * 1024  # bytes values at least this long are saved once, by digest
 FLUSH_SECONDS = 0.25  # how often changes made outside any request (a job's thread) are saved
@@ -174,18 +175,18 @@ class CloudState:
             self.flush()
 
     # ------------------------------------------------------------------ saving and loading
-    def flush(self) -> None:
-        """Save every service changed since the last save, in one journal transaction."""
+    def flush(self, then: Statement | None = None) -> None:
+        """Save every service changed since the last save, and the journal write `then`, in one transaction."""
         with self._flushing:
             with self._lock:
                 names, self._dirty = self._dirty, set()
-            if not names:
+            if not names and then is None:
                 return
             parts: dict[str, bytes] = {}
             blobs: dict[str, bytes] = {}
             for name in sorted(names):
                 parts[name] = _dumps(_state_of(name), blobs, self.journal)
-            self.journal.save_cloud(parts, {d: b for d, b in blobs.items() if not self.journal.has_blob(d)})
+            self.journal.save_cloud(parts, {d: b for d, b in blobs.items() if not self.journal.has_blob(d)}, then)
 
     def restore(self) -> list[str]:
         """Put every saved service back, then let drydock's parts restart their work; returns the names."""

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, body BLOB);
 """
 
 
+Statement = tuple[str, tuple[Any, ...]]  # SQL and its parameters
+
+
 @dataclass(frozen=True)
 class Call:
     """One journaled Backend call."""
@@ -69,9 +72,10 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        # called before each Step Functions write: saves the cloud state a task changed before its outcome
-        # is journaled (`harness.durability.cloud_state.CloudState.flush`)
-        self.barrier: Callable[[], None] | None = None
+        # Step Functions writes go through it: `barrier(statement)` saves the cloud state that changed and, in
+        # the same transaction, the statement, so a task's effects and its outcome are kept together or not at
+        # all (`harness.durability.cloud_state.CloudState.flush`)
+        self.barrier: Callable[[Statement], None] | None = None
         self._blobs: set[str] = {row[0] for row in self._db.execute("SELECT digest FROM blobs")}
 
     def close(self) -> None:
@@ -92,21 +96,21 @@ class Journal:
 
     def call(self, account: str, region: str, at: float, method: str, args: dict[str, Any],
              anchor: str | None, anchor_events: int | None) -> None:
-        self._before_write()
-        self._write("INSERT INTO calls (account, region, at, method, args, anchor, anchor_events) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (account, region, at, method, json.dumps(args, ensure_ascii=False), anchor, anchor_events))
+        self._step_functions(("INSERT INTO calls (account, region, at, method, args, anchor, anchor_events) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)", (account, region, at, method,
+                                                               json.dumps(args, ensure_ascii=False), anchor,
+                                                               anchor_events)))
 
     def event(self, execution: str, event_id: int, at: float, fields: dict[str, Any]) -> None:
-        self._before_write()
-        self._write("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
-                    (execution, event_id, at, json.dumps(fields, ensure_ascii=False)))
+        self._step_functions(("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?)",
+                              (execution, event_id, at, json.dumps(fields, ensure_ascii=False))))
 
     def token(self, token: str, execution: str, event_id: int) -> None:
         self._write("INSERT OR IGNORE INTO tokens VALUES (?, ?, ?)", (token, execution, event_id))
 
-    def save_cloud(self, parts: dict[str, bytes], blobs: dict[str, bytes]) -> None:
-        """Replace the saved state of some moto services, and add the S3 object bodies they refer to, at once."""
+    def save_cloud(self, parts: dict[str, bytes], blobs: dict[str, bytes], then: Statement | None = None) -> None:
+        """Replace the saved state of some services, add the S3 object bodies they refer to, and run `then`
+        (a Step Functions write), in one transaction."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
@@ -115,6 +119,8 @@ class Journal:
                         self._db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?)", (digest, body))
                 for name, body in parts.items():
                     self._db.execute("INSERT OR REPLACE INTO cloud VALUES (?, ?)", (name, body))
+                if then is not None:
+                    self._db.execute(*then)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -156,9 +162,11 @@ class Journal:
         return row[0][0]
 
     # ------------------------------------------------------------------ plumbing
-    def _before_write(self) -> None:
+    def _step_functions(self, statement: Statement) -> None:
         if self.barrier is not None:
-            self.barrier()
+            self.barrier(statement)
+        else:
+            self._write(*statement)
 
     def _write(self, sql: str, params: Iterable[Any]) -> None:
         with self._lock:
