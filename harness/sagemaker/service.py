@@ -31,7 +31,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
-from harness.durability.cloud_state import durable, mark
+from harness.durability.cloud_state import ServicePart, durable, mark
 from harness.overlay import OVERLAY, Call, ServiceError
 from harness.sagemaker import jobs
 from harness.sagemaker.backends import Backend
@@ -342,19 +342,4 @@ OVERLAY.register("sagemaker", SERVICE.handle, ACTIONS)
 DURABLE_NAME = "sagemaker-jobs"
 
 
-class _Durable:
-    """SERVICE (whichever is installed) as a part of `drydock serve`'s journal."""
-
-    name = DURABLE_NAME
-
-    def dump(self) -> Any:
-        return SERVICE.dump()
-
-    def load(self, state: Any) -> None:
-        SERVICE.load(state)
-
-    def resume(self) -> None:
-        SERVICE.resume()
-
-
-durable(_Durable(), "sagemaker", ACTIONS)
+durable(ServicePart(DURABLE_NAME, lambda: SERVICE), "sagemaker", ACTIONS)
