@@ -30,6 +30,7 @@ from harness.sagemaker.runtime import JobResult, Phase, run_processing_job, run_
 from harness.sagemaker.transform import instance_id, run_transform_job
 
 TERMINAL = ("Completed", "Failed", "Stopped")
+RESTARTED = "Restarting the job: drydock serve was restarted while it ran"
 LOG_BATCH = 10_000  # PutLogEvents: at most 10,000 events ...
 LOG_BATCH_BYTES = 1_000_000  # ... and about 1 MB per call
 # What DescribeTrainingJob says of each secondary status (as SageMaker words it in the console and the API).
@@ -107,6 +108,7 @@ class Job:
         self.stop_requested: datetime | None = None
         self.log_stream: str | None = None
         self.backend: Any = None  # the backend running the container, while it runs
+        self.restarted: datetime | None = None  # when a restarted `drydock serve` began the job again
         self._changed = threading.Condition()
 
     @property
@@ -129,9 +131,8 @@ class Job:
         with self._changed:
             at = now()
             self.transitions[-1].setdefault("EndTime", at)
-            self.transitions.append({**_transition("Starting", at),
-                                     "StatusMessage": "Restarting the job: drydock serve was restarted"})
-            self.secondary, self.modified, self.result, self.backend = "Starting", at, None, None
+            self.transitions.append(_restarting(at))
+            self.secondary, self.modified, self.result, self.backend, self.restarted = "Starting", at, None, None, at
 
     def move(self, secondary: str) -> None:
         """Enter a secondary status (closing the current one's transition)."""
@@ -170,6 +171,9 @@ class Job:
             self.started = result.phases[0].started_at if result.phases else self.started or self.created
             self.ended = result.phases[-1].ended_at if result.phases else end
             self.transitions = _transitions(self.created, result.phases, self.stop_requested, secondary, self.ended)
+            if self.restarted is not None:  # the attempt cut short left no phases; say that it was begun again
+                self.transitions[0] = {**_restarting(self.created), **{k: v for k, v in self.transitions[0].items()
+                                                                        if k == "EndTime"}}
             self.status, self.secondary, self.failure_reason, self.modified = status, secondary, reason, end
             self._changed.notify_all()
 
@@ -226,6 +230,10 @@ class Job:
         if self.kind is TRAINING and self.done:
             described["TrainingEndTime"] = self.ended
         return {k: v for k, v in described.items() if k in _summary_members(self.kind.name)}
+
+
+def _restarting(start: datetime) -> dict[str, Any]:
+    return {**_transition("Starting", start), "StatusMessage": RESTARTED}
 
 
 def _transition(status: str, start: datetime, end: datetime | None = None) -> dict[str, Any]:

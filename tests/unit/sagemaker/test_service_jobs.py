@@ -194,3 +194,46 @@ def test_what_drydock_does_not_take_stays_with_moto(cloud, sm) -> None:
                             PrimaryContainer={"Image": "img", "ModelDataUrl": uri("m.tar.gz")})
     assert model["ModelArn"].endswith(":model/svc-moto-model")
     assert sm.describe_model(ModelName="svc-moto-model")["PrimaryContainer"]["Image"] == "img"
+
+
+def test_a_job_cut_short_by_a_restart_runs_again_under_its_name(cloud, sm, tmp_path) -> None:
+    """`drydock serve --state-dir`: the jobs part saved while a job runs, loaded in a new service, resumed."""
+    from harness.overlay import OVERLAY
+    from harness.sagemaker import service
+
+    marker = tmp_path / "first-attempt-ran"
+    script = f'''
+import pathlib, time
+marker = pathlib.Path({str(marker)!r})
+if not marker.exists():
+    marker.write_text("x")
+    print("first attempt: the server dies during it", flush=True)
+    time.sleep(60)
+print("second attempt: done", flush=True)
+'''
+    sm.create_training_job(**script_job(cloud.client("s3"), "svc-restart", script))
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    before = service.SERVICE
+    saved = before.dump()  # what the journal holds when the process is killed
+    restarted = service.SageMakerService()
+    try:
+        service.SERVICE = restarted
+        OVERLAY.register("sagemaker", restarted.handle, service.ACTIONS)
+        restarted.load(saved)
+        restarted.resume()
+        described, _ = wait_for(lambda: sm.describe_training_job(TrainingJobName="svc-restart"), "TrainingJobStatus")
+    finally:
+        service.SERVICE = before
+        OVERLAY.register("sagemaker", before.handle, service.ACTIONS)
+        before.find(cloud.account, cloud.region, "TrainingJob", "svc-restart").stop()  # the first attempt
+    assert described["TrainingJobStatus"] == "Completed"
+    first = described["SecondaryStatusTransitions"][0]
+    assert (first["Status"], first["StatusMessage"]) == ("Starting", service.jobs.RESTARTED)
+    logs = cloud.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                        logStreamNamePrefix="svc-restart/")["logStreams"]
+    said = [m for s in streams for m in log_messages(logs, "/aws/sagemaker/TrainingJobs", s["logStreamName"])]
+    assert "second attempt: done" in said
