@@ -18,9 +18,11 @@ approval, AUC) and the same prediction from the endpoint. `CRASH_POINTS` kills i
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
+import sqlite3
 import statistics
 import threading
 import time
@@ -173,14 +175,27 @@ class ChurnFlow:
                 "prediction": round(float(answer.strip().split(",")[0]), 6)}
 
 
-def run_flow(tmp: Path, env: dict[str, str], kills: list[float]) -> tuple[dict[str, Any], float, list[float]]:
+def last_state(state_dir: Path) -> str:
+    """The state the workflow was in when the server died (read from the journal), to show where kills fell."""
+    db = sqlite3.connect(state_dir / "journal.sqlite3")
+    try:
+        for (body,) in db.execute("SELECT body FROM events ORDER BY rowid DESC"):
+            entered = json.loads(body).get("stateEnteredEventDetails")
+            if entered:
+                return entered["name"]
+        return "(not started)"
+    finally:
+        db.close()
+
+
+def run_flow(tmp: Path, env: dict[str, str], kills: list[float]) -> tuple[dict[str, Any], float, list[Any]]:
     """One run: setup, then the kill window with a SIGKILL when the server has been up `kills` seconds of it
     (each kill is followed by a restart, whose time does not count); results, the window's uptime, kill times."""
     tmp.mkdir(parents=True, exist_ok=True)
     serve = Serve(tmp / "state", env, tmp / "serve.log")
     serve.start()
     flow = ChurnFlow(serve, tmp)
-    killed: list[float] = []
+    killed: list[tuple[float, str]] = []  # (uptime, the state the workflow was in)
     os.environ["AWS_ENDPOINT_URL"] = serve.url  # the SDK's own S3 uploads (code, sources) go here too
     try:
         flow.setup()
@@ -196,7 +211,7 @@ def run_flow(tmp: Path, env: dict[str, str], kills: list[float]) -> tuple[dict[s
                     return
                 clock["banked"] = uptime()
                 serve.kill()
-                killed.append(round(clock["banked"], 2))
+                killed.append((round(clock["banked"], 2), last_state(serve.state_dir)))
                 serve.start()
                 clock["since"] = time.monotonic()
         thread = threading.Thread(target=killer, daemon=True)
@@ -243,7 +258,8 @@ def test_the_churn_flow_survives_kill_9_at_random_points(tmp_path: Path, cli_env
     out = ROOT / "out"
     out.mkdir(exist_ok=True)
     (out / "crash-test.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    report["kills_by_state"] = dict(collections.Counter(state for run in report["runs"] for _, state in run["kills_at"]))
     print(f"crash test: {report['kills']} kills over {runs} runs, {report['failures']} runs differing "
-          f"(reference run {window:.1f} s); details in out/crash-test.json")
+          f"(reference run {window:.1f} s); kills by state: {report['kills_by_state']}; details in out/crash-test.json")
     assert report["failures"] == 0, json.dumps(report, indent=1, default=str)
     assert report["kills"] >= CRASH_POINTS
