@@ -80,6 +80,23 @@ def open_store(services: Services, journal: Journal | None) -> Store:
     return Store(lambda backend: services.table(), journal=journal)
 
 
+def crash_while_waiting(tmp_path, services: Services) -> tuple[str, str, list[dict]]:
+    """Start the execution on a journaled Store, then "kill" it while it waits for the approval token:
+    (execution ARN, the token handed out, the history at the crash)."""
+    store = open_store(services, Journal(tmp_path))
+    arn = begin(store)
+    waiting = history(store, arn)
+    store.close()  # the process dies: nothing more is written
+    return arn, services.tokens[0], waiting
+
+
+def reopen(tmp_path, services: Services | None = None) -> Store:
+    """A new Store on the journal, restored as a restarted `drydock serve` restores it before it answers."""
+    store = open_store(services or Services(), Journal(tmp_path))
+    restore(store, Journal(tmp_path))
+    return store
+
+
 def backend_of(store: Store) -> Backend:
     return store.backend(ACCOUNT, REGION)
 
@@ -120,16 +137,9 @@ def uninterrupted() -> tuple[list[dict], str | None]:
 
 
 def test_a_crash_while_waiting_for_a_token_loses_nothing(tmp_path, uninterrupted):
-    before = Services()
-    first = open_store(before, Journal(tmp_path))
-    arn = begin(first)
-    token = before.tokens[0]
-    waiting = history(first, arn)
-    first.close()  # the process dies: nothing more is written
-
+    arn, token, waiting = crash_while_waiting(tmp_path, Services())
     after = Services()
-    second = open_store(after, Journal(tmp_path))
-    restore(second, Journal(tmp_path))
+    second = reopen(tmp_path, after)
     try:
         assert history(second, arn) == waiting  # the same events, times included
         assert after.calls == []  # every task that had finished was played back, not called again
@@ -141,18 +151,12 @@ def test_a_crash_while_waiting_for_a_token_loses_nothing(tmp_path, uninterrupted
 
 
 def test_a_restored_backend_keeps_journaling_and_survives_a_second_crash(tmp_path, uninterrupted):
-    services = Services()
-    first = open_store(services, Journal(tmp_path))
-    arn = begin(first)
-    token = services.tokens[0]
-    first.close()
-    second = open_store(Services(), Journal(tmp_path))
-    restore(second, Journal(tmp_path))
+    arn, token, _ = crash_while_waiting(tmp_path, Services())
+    second = reopen(tmp_path)
     approve(second, token)
     second.close()
 
-    third = open_store(Services(), Journal(tmp_path))
-    restore(third, Journal(tmp_path))
+    third = reopen(tmp_path)
     try:
         assert status(third, arn) == ("SUCCEEDED", uninterrupted[1])
         assert history(third, arn) == uninterrupted[0]
@@ -161,10 +165,7 @@ def test_a_restored_backend_keeps_journaling_and_survives_a_second_crash(tmp_pat
 
 
 def test_a_task_in_flight_at_the_crash_runs_again(tmp_path):
-    services = Services()
-    first = open_store(services, Journal(tmp_path))
-    arn = begin(first)
-    first.close()
+    arn, _, _ = crash_while_waiting(tmp_path, Services())
     db = sqlite3.connect(tmp_path / Journal.FILE)  # the process died after TaskStarted, before the outcome
     sent = db.execute("SELECT id FROM events WHERE execution=? AND body LIKE '%\"TaskStarted\"%' "
                       "AND body LIKE '%\"sqs\"%'", (arn,)).fetchone()[0]
@@ -173,8 +174,7 @@ def test_a_task_in_flight_at_the_crash_runs_again(tmp_path):
     db.close()
 
     again = Services()
-    second = open_store(again, Journal(tmp_path))
-    restore(second, Journal(tmp_path))
+    second = reopen(tmp_path, again)
     try:
         # the approval request was not known to be sent: it is sent again; the flaky task after it runs live
         assert again.calls[0] == "sqs" and set(again.calls[1:]) == {"flaky"}
@@ -194,8 +194,7 @@ def test_state_machines_revisions_and_tags_come_back(tmp_path):
     revision = machine.revision.revision_id
     first.close()
 
-    second = open_store(Services(), Journal(tmp_path))
-    restore(second, Journal(tmp_path))
+    second = reopen(tmp_path)
     try:
         b2 = backend_of(second)
         again = b2.pump.call(lambda: b2.state_machine(machine.arn))
@@ -206,10 +205,7 @@ def test_state_machines_revisions_and_tags_come_back(tmp_path):
 
 
 def test_a_journal_that_disagrees_with_the_replay_is_refused_loudly(tmp_path):
-    services = Services()
-    first = open_store(services, Journal(tmp_path))
-    arn = begin(first)
-    first.close()
+    arn, _, _ = crash_while_waiting(tmp_path, Services())
     db = sqlite3.connect(tmp_path / Journal.FILE)  # somebody edited the journal: event 2 says another input
     body = json.loads(db.execute("SELECT body FROM events WHERE execution=? AND id=2", (arn,)).fetchone()[0])
     body["stateEnteredEventDetails"]["name"] = "Elsewhere"

@@ -6,10 +6,7 @@ Every call goes through boto3: the overlay's botocore hook brings the endpoint a
 import base64
 import io
 import json
-import os
 import socket
-import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -28,10 +25,11 @@ from harness.sagemaker import endpoints as endpoints_module
 from harness.sagemaker.endpoints import EndpointService
 from job_requests import BUCKET, PIPELINE_SCRIPTS, REGION, ROLE, SKLEARN_IMAGE, XGBOOST_IMAGE, s3_uri
 
-ROOT = PIPELINE_SCRIPTS.parents[1]
 ACCOUNT = "123456789012"
 FEATURES = 4
 ROWS = np.random.default_rng(7).normal(size=(6, FEATURES)).round(4)
+
+pytestmark = pytest.mark.usefixtures("serve_process")  # started with the module: its start-up overlaps the tests
 
 
 class _Clients:
@@ -399,26 +397,6 @@ def test_scikit_learn_default_serving(api, sagemaker, runtime, s3):
     assert response["ContentType"] == "application/json"
     assert json.loads(response["Body"]) == estimator.predict(ROWS).tolist()
     assert scores(invoke(runtime, "sk", csv_body(ROWS), Accept="text/csv")) == estimator.predict(ROWS).tolist()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def serve_process(tmp_path_factory):
-    """`drydock serve` in a subprocess on a free loopback port (its own moto), started with the module so that its
-    start-up overlaps the in-process tests; `served` waits for it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION})
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port)], cwd=ROOT,
-                                  env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield server, port, log
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.cloud import LocalCloud
 from service_kit import (BUCKET, TRAIN_PY, churn_rows, log_messages, processing_request, put, script_job,
                          shape_problems, source_dir, training_request, uri, wait_for)
 
@@ -32,20 +31,6 @@ for name in ("train", "test"):
     with open(f"/opt/ml/processing/output/{name}/{name}.csv", "w") as out:
         out.write(f"{name},1\\n")
 '''
-
-
-@pytest.fixture(scope="module")
-def cloud() -> LocalCloud:
-    cloud = LocalCloud(None)
-    s3 = cloud.client("s3")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    return cloud
-
-
-@pytest.fixture(scope="module")
-def sm(cloud):
-    return cloud.client("sagemaker")
 
 
 def error(exc: pytest.ExceptionInfo) -> tuple[str, str]:

@@ -7,7 +7,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 import harness.integrations.sagemaker  # noqa: F401 - registers the integrations even where __init__ does not
-from harness.cloud import LocalCloud
 from harness.integrations.catalog import check_resource
 from harness.stepfunctions_api import StepFunctionsApi, install
 from service_kit import BUCKET, linear_model, script_job, transform_request, wait_for
@@ -16,15 +15,6 @@ ROLE = "arn:aws:iam::123456789012:role/drydock"
 TRAIN_SYNC = "arn:aws:states:::sagemaker:createTrainingJob.sync"
 TRANSFORM_SYNC = "arn:aws:states:::sagemaker:createTransformJob.sync"
 FAILS = 'raise SystemExit("the data has no label column")'
-
-
-@pytest.fixture(scope="module")
-def cloud() -> LocalCloud:
-    cloud = LocalCloud(None)
-    s3 = cloud.client("s3")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    return cloud
 
 
 @pytest.fixture(scope="module")

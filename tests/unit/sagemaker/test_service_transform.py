@@ -4,11 +4,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
 import tarfile
 import time
 
@@ -23,40 +20,8 @@ from service_kit import (BUCKET, TRAIN_PY, churn_rows, linear_model, linear_scor
                          source_dir, tarball, training_request, transform_request, uri, wait_for)
 
 GROUP = "/aws/sagemaker/TransformJobs"
-ROOT = PIPELINE_SCRIPTS.parents[1]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def serve_process(tmp_path_factory):
-    """`drydock serve` in a subprocess (its own moto), started with the module so its start-up overlaps the tests."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION})
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port)], cwd=ROOT,
-                                  env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield server, port, log
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def cloud() -> LocalCloud:
-    cloud = LocalCloud(None)
-    s3 = cloud.client("s3")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    return cloud
-
-
-@pytest.fixture(scope="module")
-def sm(cloud):
-    return cloud.client("sagemaker")
+pytestmark = pytest.mark.usefixtures("serve_process")  # started with the module: its start-up overlaps the tests
 
 
 @pytest.fixture(scope="module")
