@@ -130,23 +130,8 @@ def _text(value: Any) -> str:
 
 
 def _serve(approvals: Approvals, args: argparse.Namespace) -> int:
-    import errno
-
     from harness.approvals import make_server
+    from harness.web import serve_page
 
-    try:
-        server = make_server(approvals, "127.0.0.1", args.port)
-    except OSError as err:
-        taken = err.errno == errno.EADDRINUSE
-        print(f"drydock approvals: port {args.port} is already in use; pick another with --port" if taken
-              else f"drydock approvals: cannot listen on 127.0.0.1:{args.port}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    host, port = server.server_address[:2]
-    print(f"drydock approvals: http://{host}:{port}/ (answers through {args.endpoint}; Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_page("approvals", lambda: make_server(approvals, "127.0.0.1", args.port), "127.0.0.1", args.port,
+                      f"answers through {args.endpoint}")

@@ -8,7 +8,6 @@ Exit codes: 0 stopped with Ctrl-C, 2 unusable input (port taken, bad definition,
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 from pathlib import Path
@@ -50,23 +49,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"drydock ui: --start {args.start}: {_message(err)}", file=sys.stderr)
             return 2
         print(f"drydock ui: started {started}")
-    try:
-        server = make_server(client, args.host, args.port)
-    except OSError as err:
-        if err.errno == errno.EADDRINUSE:
-            print(f"drydock ui: port {args.port} is already in use; pick another with --port", file=sys.stderr)
-        else:
-            print(f"drydock ui: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    host, port = server.server_address[:2]
-    print(f"drydock ui: http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    from harness.web import serve_page
+
+    return serve_page("ui", lambda: make_server(client, args.host, args.port), args.host, args.port)
 
 
 def _start(client: object, path: Path, input_text: str) -> str:
