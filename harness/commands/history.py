@@ -11,7 +11,6 @@ import argparse
 import datetime as dt
 import fnmatch
 import json
-import sys
 from typing import Any
 
 NAME = "history"
@@ -60,28 +59,15 @@ def select(events: list[dict[str, Any]], states: list[str], types: list[str]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import ClientError, EndpointConnectionError
-
-    from harness.cloud import LocalCloud, RealAwsRequestBlocked
+    from harness.cloud import LocalCloud
+    from harness.cloud_errors import CLOUD_ERRORS, report
 
     region = args.region or _region_of(args.execution_arn)
     try:
         client = LocalCloud(args.endpoint, region=region).client("stepfunctions")
         described, events = fetch(client, args.execution_arn)
-    except ClientError as err:
-        error = err.response["Error"]
-        code, message = error.get("Code"), error.get("Message")
-        if code == "ExecutionDoesNotExist":
-            where = args.endpoint or "the in-process store (pass --endpoint to read from drydock serve)"
-            print(f"drydock history: no execution {args.execution_arn} in {where}", file=sys.stderr)
-        else:
-            print(f"drydock history: {code}: {message}", file=sys.stderr)
-        return 2
-    except EndpointConnectionError:
-        print(f"drydock history: nothing answers at {args.endpoint}; is `drydock serve` running?", file=sys.stderr)
-        return 2
-    except (RealAwsRequestBlocked, OSError) as err:
-        print(f"drydock history: {err}", file=sys.stderr)
+    except CLOUD_ERRORS as err:
+        report("history", err, args.endpoint, ("ExecutionDoesNotExist", f"execution {args.execution_arn}"))
         return 2
     events = [_jsonable(e) for e in events]
     shown = select(events, args.state, args.type)

@@ -104,9 +104,8 @@ def _arn(entity: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import ClientError, EndpointConnectionError
-
-    from harness.cloud import LocalCloud, RealAwsRequestBlocked
+    from harness.cloud import LocalCloud
+    from harness.cloud_errors import CLOUD_ERRORS, report
 
     if args.endpoint is None:
         import harness.sagemaker.pipelines.api  # noqa: F401 - registers the pipeline and lineage actions in-process
@@ -115,19 +114,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         client = LocalCloud(args.endpoint, **({"region": region} if region else {})).client("sagemaker")
         lineage = fetch(client, args.execution_arn)
-    except ClientError as err:
-        error = err.response["Error"]
-        where = args.endpoint or "this process (pass --endpoint to read from drydock serve)"
-        if error.get("Code") == "ResourceNotFound":
-            print(f"drydock lineage: no pipeline execution {args.execution_arn} in {where}", file=sys.stderr)
-        else:
-            print(f"drydock lineage: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
-        return 2
-    except EndpointConnectionError:
-        print(f"drydock lineage: nothing answers at {args.endpoint}; is `drydock serve` running?", file=sys.stderr)
-        return 2
-    except (RealAwsRequestBlocked, OSError) as err:
-        print(f"drydock lineage: {err}", file=sys.stderr)
+    except CLOUD_ERRORS as err:
+        report("lineage", err, args.endpoint, ("ResourceNotFound", f"pipeline execution {args.execution_arn}"))
         return 2
     if args.json:
         print(json.dumps({key: lineage[key] for key in ("PipelineExecutionArn", "PipelineExecutionStatus",

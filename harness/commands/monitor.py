@@ -16,9 +16,8 @@ import os
 import sys
 from typing import Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError
-
-from harness.cloud import DEFAULT_REGION, LocalCloud, RealAwsRequestBlocked
+from harness.cloud import DEFAULT_REGION, LocalCloud
+from harness.cloud_errors import CLOUD_ERRORS, report
 
 NAME = "monitor"
 HELP = "Model Monitor data quality: suggest a baseline from training data, or check captured traffic against it."
@@ -67,16 +66,8 @@ def run(args: argparse.Namespace) -> int:
     except MonitorError as err:
         print(f"drydock monitor {args.action}: {err}", file=sys.stderr)
         return 2
-    except ClientError as err:
-        error = err.response["Error"]
-        print(f"drydock monitor {args.action}: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
-        return 2
-    except EndpointConnectionError:
-        print(f"drydock monitor {args.action}: nothing answers at {args.endpoint_url}; is `drydock serve` running?",
-              file=sys.stderr)
-        return 2
-    except (RealAwsRequestBlocked, OSError) as err:
-        print(f"drydock monitor {args.action}: {err}", file=sys.stderr)
+    except CLOUD_ERRORS as err:
+        report(f"monitor {args.action}", err, args.endpoint_url)
         return 2
 
 

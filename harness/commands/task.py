@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
-from harness.cloud import DEFAULT_REGION, LocalCloud, RealAwsRequestBlocked
+from harness.cloud import DEFAULT_REGION, LocalCloud
+from harness.cloud_errors import CLOUD_ERRORS, report
 from harness.commands.run import read_input
 
 NAME = "task"
@@ -45,16 +45,8 @@ def run(args: argparse.Namespace) -> int:
                                                                              ("cause", args.cause)) if v is not None})
         else:
             client.send_task_heartbeat(taskToken=args.token)
-    except ClientError as err:
-        error = err.response["Error"]
-        print(f"drydock task {args.action}: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
-        return 1
-    except EndpointConnectionError:
-        print(f"drydock task {args.action}: nothing answers at {args.endpoint}; is `drydock serve` running?",
-              file=sys.stderr)
-        return 2
-    except (RealAwsRequestBlocked, OSError) as err:
-        print(f"drydock task {args.action}: {err}", file=sys.stderr)
-        return 2
+    except CLOUD_ERRORS as err:
+        report(f"task {args.action}", err, args.endpoint)
+        return 1 if isinstance(err, ClientError) else 2  # the service refused the token, or nothing was reached
     print(f"drydock task {args.action}: sent for token {args.token[:16]}...")
     return 0
