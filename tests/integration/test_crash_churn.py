@@ -257,8 +257,8 @@ def test_the_churn_flow_survives_kill_9_at_random_points(tmp_path: Path, cli_env
     runs = len(report["runs"])
     out = ROOT / "out"
     out.mkdir(exist_ok=True)
-    (out / "crash-test.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     report["kills_by_state"] = dict(collections.Counter(state for run in report["runs"] for _, state in run["kills_at"]))
+    (out / "crash-test.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
     print(f"crash test: {report['kills']} kills over {runs} runs, {report['failures']} runs differing "
           f"(reference run {window:.1f} s); kills by state: {report['kills_by_state']}; details in out/crash-test.json")
     assert report["failures"] == 0, json.dumps(report, indent=1, default=str)
