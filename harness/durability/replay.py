@@ -54,6 +54,7 @@ class Replay:
         self.scheduler = backend.engine.scheduler
         self.calls = journal.calls(backend.account, backend.region)
         self.recorded = journal.events(f"arn:aws:states:{backend.region}:{backend.account}:")
+        self.tokens = journal.tokens()
         self._follows: dict[str, dict[int, list[Event]]] = {}
         self._waiting: dict[tuple[str, int], list[Call]] = defaultdict(list)
         self._unapplied = len(self.calls)
@@ -118,6 +119,17 @@ class Replay:
         for call in self._waiting.pop((execution.arn, event_id), []):
             self.scheduler.call_soon_threadsafe(functools.partial(self._apply, call))  # after this step, as it came
         self._check_done()
+        return True
+
+    def check_token(self, execution: Execution, token: str) -> bool:
+        """A task token made again: it must be the one handed out before the crash (workers still hold it);
+        False for a token of the part not yet journaled (a new one)."""
+        position = len(execution.history.events)
+        if position >= self.recorded_count(execution.arn):
+            return False
+        if self.tokens.get(token) != (execution.arn, position):
+            self._diverge(f"{execution.arn}: the replay made task token {token[:16]}... after event {position}, "
+                          f"which the journal never handed out there")
         return True
 
     def _check_done(self) -> None:

@@ -292,3 +292,17 @@ def test_reads_do_not_count_as_changes(tmp_path):
         state.observe(service, action, method)
     state.observe("sns", "Publish", "POST")  # SNS delivers to SQS queues: both are saved
     assert state._dirty == {"sns", "sqs"}
+
+
+def test_a_replay_that_would_hand_out_another_token_is_refused(tmp_path):
+    arn, token, _ = crash_while_waiting(tmp_path, Services())
+    db = sqlite3.connect(tmp_path / Journal.FILE)  # the journal says another token was handed out
+    db.execute("UPDATE tokens SET token = ? WHERE token = ?", ("0" * 64, token))
+    db.commit()
+    db.close()
+    second = open_store(Services(), Journal(tmp_path))
+    try:
+        with pytest.raises(ReplayDivergence, match=r"run-1: the replay made task token .* never handed out"):
+            restore(second, Journal(tmp_path))
+    finally:
+        second.close()
