@@ -68,9 +68,13 @@ def run(args: argparse.Namespace) -> int:
     journal = cloud_state = None
     if args.state_dir:
         from harness.durability.cloud_state import CloudState
-        from harness.durability.journal import Journal
+        from harness.durability.journal import Journal, JournalError
 
-        journal = Journal(args.state_dir)
+        try:
+            journal = Journal(args.state_dir)
+        except JournalError as err:
+            print(f"drydock serve: --state-dir {args.state_dir}: {err}", file=sys.stderr)
+            return 2
         cloud_state = CloudState(journal)
         cloud_state.install()  # before any boto3 session is made: each one takes the change listener
     api = StepFunctionsApi(idle_grace=args.idle_grace, clock=WallClock if args.real_time else _virtual_from_now,
@@ -97,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if journal is not None and not _resume(api, journal, cloud_state):
         server.server_close()
         api.close()
+        cloud_state.close(save=False)
         return 2
     clock = "wall clock" if args.real_time else f"virtual clock, idle grace {args.idle_grace:g} s"
     print(f"drydock serve: AWS APIs on {url} (Step Functions: drydock engine on a {clock}; other services: moto)")
@@ -110,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
         api.close()
+        if cloud_state is not None:
+            cloud_state.close()
     return 0
 
 
@@ -121,7 +128,12 @@ def _resume(api: Any, journal: Any, cloud_state: Any) -> bool:
     from harness.durability.replay import ReplayDivergence, restore
 
     started = time.monotonic()
-    services = cloud_state.restore()
+    try:
+        services = cloud_state.restore()
+    except Exception as err:  # noqa: BLE001 - a damaged state directory: say so, start nothing
+        print(f"drydock serve: cannot restore the services saved in {journal.directory}: {type(err).__name__}: {err}",
+              file=sys.stderr)
+        return False
     try:
         backends = restore(api.store, journal)
     except ReplayDivergence as err:

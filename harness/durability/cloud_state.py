@@ -159,7 +159,9 @@ class CloudState:
         if model is not None:
             self.observe(model.service_model.service_name, model.name, model.http.get("method", "POST"))
 
-    def close(self) -> None:
+    def close(self, *, save: bool = True) -> None:
+        """Stop noticing changes; save what is left unless `save` is False (a restore that failed half way must
+        not overwrite the journal it could not read)."""
         from botocore.handlers import BUILTIN_HANDLERS
 
         global _MARK
@@ -168,7 +170,8 @@ class CloudState:
             BUILTIN_HANDLERS.remove(("after-call", self._after_call))
         _MARK = None
         self.journal.barrier = None
-        self.flush()
+        if save:
+            self.flush()
 
     def _loop(self) -> None:
         while not self._stop.wait(FLUSH_SECONDS):
@@ -191,12 +194,15 @@ class CloudState:
     def restore(self) -> list[str]:
         """Put every saved service back, then let drydock's parts restart their work; returns the names."""
         saved = self.journal.cloud()
-        for name, body in saved.items():
-            state = _Unpickler(io.BytesIO(body), self.journal).load()
-            if name in _PARTS:
-                _PARTS[name].load(state)
-            else:
-                _load_moto(name, state)
+        with self._flushing:  # nothing is saved while the saved state is read back: it is what was saved
+            for name, body in saved.items():
+                state = _Unpickler(io.BytesIO(body), self.journal).load()
+                if name in _PARTS:
+                    _PARTS[name].load(state)
+                else:
+                    _load_moto(name, state)
+            with self._lock:
+                self._dirty.clear()
         for name in saved:
             if name in _PARTS:
                 _PARTS[name].resume()

@@ -58,19 +58,30 @@ class Event:
     fields: dict[str, Any]
 
 
+class JournalError(Exception):
+    """A state directory that cannot hold a journal (not a directory, not writable, not a drydock journal)."""
+
+
 class Journal:
-    """The journal of one `drydock serve` state directory; safe to use from any thread."""
+    """The journal of one `drydock serve` state directory; safe to use from any thread.
+
+    Raises:
+        JournalError: the directory cannot be made or written, or its journal file is not one.
+    """
 
     FILE = "journal.sqlite3"
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / self.FILE
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise JournalError(f"{self.path} cannot be a drydock journal: {err}") from None
         self._lock = threading.Lock()
         # Step Functions writes go through it: `barrier(statement)` saves the cloud state that changed and, in
         # the same transaction, the statement, so a task's effects and its outcome are kept together or not at

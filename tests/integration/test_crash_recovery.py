@@ -165,3 +165,23 @@ def next_token(sqs, queue: str) -> str:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
             return json.loads(message["Body"])["token"]
     raise AssertionError("no task token reached the queue")
+
+
+def test_a_damaged_saved_state_stops_the_server_with_the_reason(tmp_path: Path, cli_env: dict[str, str]):
+    import sqlite3
+
+    server = Serve(tmp_path / "state", cli_env, tmp_path / "serve.log")
+    server.start()
+    server.client("s3").create_bucket(Bucket="kept")
+    server.kill()
+    db = sqlite3.connect(tmp_path / "state" / "journal.sqlite3")
+    db.execute("UPDATE cloud SET body = ? WHERE name = 's3'", (b"not a pickle",))
+    db.commit()
+    db.close()
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--port", str(free_port()), "--state-dir",
+                             str(tmp_path / "state")], cwd=ROOT, env=cli_env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "cannot restore the services saved in" in result.stderr and "UnpicklingError" in result.stderr
+    db = sqlite3.connect(tmp_path / "state" / "journal.sqlite3")  # and the journal was left as it was
+    assert db.execute("SELECT body FROM cloud WHERE name = 's3'").fetchone()[0] == b"not a pickle"

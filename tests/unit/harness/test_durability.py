@@ -306,3 +306,16 @@ def test_a_replay_that_would_hand_out_another_token_is_refused(tmp_path):
             restore(second, Journal(tmp_path))
     finally:
         second.close()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: (d / Journal.FILE).write_text("not a database"), "cannot be a drydock journal: file is not a database"),
+    (lambda d: (d / "file").write_text("x"), "cannot be a drydock journal: [Errno"),
+])
+def test_a_state_directory_that_cannot_hold_a_journal_is_refused(tmp_path, capsys, make, message):
+    from harness.cli import main
+
+    make(tmp_path)
+    state = tmp_path / "file" if (tmp_path / "file").exists() else tmp_path
+    assert main(["serve", "--port", "0", "--state-dir", str(state)]) == 2
+    assert message in capsys.readouterr().err
