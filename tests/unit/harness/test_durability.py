@@ -319,3 +319,11 @@ def test_a_state_directory_that_cannot_hold_a_journal_is_refused(tmp_path, capsy
     state = tmp_path / "file" if (tmp_path / "file").exists() else tmp_path
     assert main(["serve", "--port", "0", "--state-dir", str(state)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_state_directory_is_refused_with_the_wall_clock(tmp_path, capsys):
+    from harness.cli import main
+
+    assert main(["serve", "--port", "0", "--state-dir", str(tmp_path), "--real-time"]) == 2
+    assert "cannot be combined with --real-time" in capsys.readouterr().err
+    assert not (tmp_path / Journal.FILE).exists()  # refused before anything was written
