@@ -47,7 +47,7 @@ class ReplayDivergence(RuntimeError):
 
 
 class Replay:
-    """The replay of one backend; every method but `wait` runs on the backend's pump thread."""
+    """The replay of one backend; its methods run on the backend's pump thread (`restore` waits for `done`)."""
 
     def __init__(self, backend: Backend, journal: Journal):
         self.backend = backend
