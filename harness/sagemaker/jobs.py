@@ -14,7 +14,6 @@ https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTrainingJo
 """
 from __future__ import annotations
 
-import functools
 import sys
 import threading
 import traceback
@@ -23,10 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import botocore.session
-
 from harness.sagemaker.backends import Backend, JobSpec, ProcessResult
 from harness.sagemaker.runtime import JobResult, Phase, run_processing_job, run_training_job
+from harness.sagemaker.service_model import output_members, shape_members
 from harness.sagemaker.transform import instance_id, run_transform_job
 
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -188,7 +186,7 @@ class Job:
     def describe(self) -> dict[str, Any]:
         """The Describe*Job answer: the request as AWS echoes it, plus where the job is and what it made."""
         kind, result = self.kind, self.result
-        out = {k: v for k, v in self.request.items() if k in _output_members(f"Describe{kind.name}")}
+        out = {k: v for k, v in self.request.items() if k in output_members(f"Describe{kind.name}")}
         out.update({f"{kind.name}Arn": self.arn, f"{kind.name}Status": self.status,
                     "CreationTime": self.created, "LastModifiedTime": self.modified})
         if self.failure_reason:
@@ -229,7 +227,7 @@ class Job:
         described = self.describe()
         if self.kind is TRAINING and self.done:
             described["TrainingEndTime"] = self.ended
-        return {k: v for k, v in described.items() if k in _summary_members(self.kind.name)}
+        return {k: v for k, v in described.items() if k in shape_members(f"{self.kind.name}Summary")}
 
 
 def _restarting(start: datetime) -> dict[str, Any]:
@@ -356,17 +354,3 @@ def _put_events(logs: Any, group: str, stream: str, log_events: list[dict[str, A
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
 
 
-# --------------------------------------------------------------------------- the service model
-@functools.cache
-def _model() -> Any:
-    return botocore.session.get_session().get_service_model("sagemaker")
-
-
-@functools.cache
-def _output_members(operation: str) -> frozenset[str]:
-    return frozenset(_model().operation_model(operation).output_shape.members)
-
-
-@functools.cache
-def _summary_members(kind: str) -> frozenset[str]:
-    return frozenset(_model().shape_for(f"{kind}Summary").members)

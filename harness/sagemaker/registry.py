@@ -10,17 +10,16 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventb
 """
 from __future__ import annotations
 
-import functools
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-import botocore.session
 
 from harness.overlay import ServiceError
 from harness.sagemaker.listing import Fields, select
+from harness.sagemaker.service_model import output_members, shape_members
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 DEFAULT_APPROVAL = "PendingManualApproval"
@@ -56,7 +55,7 @@ class Package:
     client_token: str | None = None  # CreateModelPackage's idempotency token
 
     def describe(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.request.items() if k in _output_members("DescribeModelPackage")}
+        out = {k: v for k, v in self.request.items() if k in output_members("DescribeModelPackage")}
         out.update(self.extra)
         out.update({"ModelPackageName": self.name, "ModelPackageArn": self.arn, "CreationTime": self.created,
                     "ModelPackageStatus": "Completed",
@@ -69,7 +68,7 @@ class Package:
         return out
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in self.describe().items() if k in _summary_members("ModelPackageSummary")}
+        return {k: v for k, v in self.describe().items() if k in shape_members("ModelPackageSummary")}
 
 
 class Registry:
@@ -107,7 +106,7 @@ class Registry:
         with self._lock:
             groups = list(self.groups.values())
         page, token = select(groups, p, Fields(lambda g: g.name, lambda g: g.created))
-        members = _summary_members("ModelPackageGroupSummary")
+        members = shape_members("ModelPackageGroupSummary")
         return {"ModelPackageGroupSummaryList": [{k: v for k, v in self._describe_group(g).items() if k in members}
                                                  for g in page], **token}
 
@@ -278,16 +277,3 @@ def _bad_approval(value: str) -> ServiceError:
                                                f"satisfy enum value set: [{', '.join(APPROVAL_STATUSES)}]")
 
 
-@functools.cache
-def _model() -> Any:
-    return botocore.session.get_session().get_service_model("sagemaker")
-
-
-@functools.cache
-def _output_members(operation: str) -> frozenset[str]:
-    return frozenset(_model().operation_model(operation).output_shape.members)
-
-
-@functools.cache
-def _summary_members(shape: str) -> frozenset[str]:
-    return frozenset(_model().shape_for(shape).members)

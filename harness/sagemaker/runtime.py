@@ -18,12 +18,12 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 from harness.sagemaker import container
 from harness.sagemaker.backends import Backend, JobSpec, ProcessResult
+from harness.sagemaker.service_model import model
 
 FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob / DescribeProcessingJob FailureReason max length
 
@@ -233,8 +233,7 @@ def final_metrics(definitions: list[dict[str, str]], logs: list[dict[str, Any]])
 
 @lru_cache(maxsize=None)
 def _input_shape(operation: str) -> Any:
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return model.operation_model(operation).input_shape
+    return model().operation_model(operation).input_shape
 
 
 def _under_processing(local_path: str) -> bool:

@@ -27,7 +27,6 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
@@ -40,6 +39,7 @@ from harness.sagemaker.jobs import KINDS, PROCESSING, TRAINING, TRANSFORM, Job, 
 from harness.sagemaker.listing import Fields, select
 from harness.sagemaker.registry import Registry
 from harness.sagemaker.runtime import validate_request
+from harness.sagemaker.service_model import model
 from harness.sagemaker.transform import TransformError, model_container, validate_transform_request
 
 REGISTRY_ACTIONS = ("CreateModelPackageGroup", "DescribeModelPackageGroup", "ListModelPackageGroups",
@@ -294,11 +294,6 @@ class SageMakerService:
 
 
 # --------------------------------------------------------------------------- requests and events
-@functools.cache
-def _model() -> Any:
-    return botocore.session.get_session().get_service_model("sagemaker")
-
-
 def default_backend() -> Backend:
     """A new backend for one job: the one DRYDOCK_BACKEND names (`backends.make_backend`), else a process one."""
     try:
@@ -310,7 +305,7 @@ def default_backend() -> Backend:
 
 def check_request(action: str, params: dict[str, Any]) -> None:
     """Required members, types, lengths and enums, as the service model says (ValidationException)."""
-    report = ParamValidator().validate(params, _model().operation_model(action).input_shape)
+    report = ParamValidator().validate(params, model().operation_model(action).input_shape)
     if report.has_errors():
         raise ServiceError("ValidationException", report.generate_report())
 

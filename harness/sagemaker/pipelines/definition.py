@@ -457,9 +457,9 @@ def _shape_problem(shape_name: str, path: tuple[Segment, ...]) -> str | None:
 
 @lru_cache(maxsize=None)
 def _sagemaker_shape(name: str) -> Any:
-    import botocore.session
+    from harness.sagemaker.service_model import model
 
-    return botocore.session.get_session().get_service_model("sagemaker").shape_for(name)
+    return model().shape_for(name)
 
 
 def _cache_config(raw: Any, location: str) -> CacheConfig | None:
