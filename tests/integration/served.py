@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -56,6 +57,19 @@ class Serve:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def edit_journal(self, sql: str, params: tuple = ()) -> None:
+        """Change the journal while the server is down (a damaged or tampered state directory)."""
+        db = sqlite3.connect(self.state_dir / "journal.sqlite3")
+        db.execute(sql, params)
+        db.commit()
+        db.close()
+
+    def start_refused(self) -> subprocess.CompletedProcess:
+        """Start a server on the state directory that is expected to refuse it: its exit code and output."""
+        return subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--port", str(free_port()),
+                               "--state-dir", str(self.state_dir)], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, timeout=60)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

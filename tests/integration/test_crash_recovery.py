@@ -7,13 +7,12 @@ The server is a real subprocess; the kill is `kill -9`. What must survive: the m
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from served import ROOT, Serve, free_port
+from served import Serve
 
 ROLE_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -78,8 +77,6 @@ def test_kill_9_while_waiting_for_a_token_then_resume(serve: Serve):
 
 
 def test_a_journal_that_cannot_be_replayed_stops_the_server_with_the_reason(tmp_path: Path, cli_env: dict[str, str]):
-    import sqlite3
-
     server = Serve(tmp_path / "state", cli_env, tmp_path / "serve.log")
     server.start()
     sfn, iam = server.client("stepfunctions"), server.client("iam")
@@ -90,13 +87,8 @@ def test_a_journal_that_cannot_be_replayed_stops_the_server_with_the_reason(tmp_
     while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
         time.sleep(0.05)
     server.kill()
-    db = sqlite3.connect(tmp_path / "state" / "journal.sqlite3")
-    db.execute("UPDATE events SET body = replace(body, '\"P\"', '\"Q\"') WHERE id = 2")
-    db.commit()
-    db.close()
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--port", str(free_port()), "--state-dir",
-                             str(tmp_path / "state")], cwd=ROOT, env=cli_env, capture_output=True, text=True,
-                            timeout=60)
+    server.edit_journal("UPDATE events SET body = replace(body, '\"P\"', '\"Q\"') WHERE id = 2")
+    result = server.start_refused()
     assert result.returncode == 2
     assert "cannot resume from" in result.stderr and "execution:p:e event 2" in result.stderr
 
@@ -168,19 +160,12 @@ def next_token(sqs, queue: str) -> str:
 
 
 def test_a_damaged_saved_state_stops_the_server_with_the_reason(tmp_path: Path, cli_env: dict[str, str]):
-    import sqlite3
-
     server = Serve(tmp_path / "state", cli_env, tmp_path / "serve.log")
     server.start()
     server.client("s3").create_bucket(Bucket="kept")
     server.kill()
-    db = sqlite3.connect(tmp_path / "state" / "journal.sqlite3")
-    db.execute("UPDATE cloud SET body = ? WHERE name = 's3'", (b"not a pickle",))
-    db.commit()
-    db.close()
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--port", str(free_port()), "--state-dir",
-                             str(tmp_path / "state")], cwd=ROOT, env=cli_env, capture_output=True, text=True,
-                            timeout=60)
+    server.edit_journal("UPDATE cloud SET body = ? WHERE name = 's3'", (b"not a pickle",))
+    result = server.start_refused()
     assert result.returncode == 2
     assert "cannot restore the services saved in" in result.stderr and "UnpicklingError" in result.stderr
     db = sqlite3.connect(tmp_path / "state" / "journal.sqlite3")  # and the journal was left as it was
