@@ -1,5 +1,5 @@
 """What drydock's loopback pages (approvals, the debug UI) share: quiet logs, uncached bodies, and the
-command's serve-until-Ctrl-C loop."""
+command's serve-until-Ctrl-C loop (`drydock serve` uses that loop too)."""
 from __future__ import annotations
 
 import errno
@@ -38,10 +38,17 @@ def serve_page(command: str, make_server: Callable[[], Any], host: str, port: in
     bound_host, bound_port = server.server_address[:2]
     print(f"drydock {command}: http://{bound_host}:{bound_port}/ ({note + '; ' if note else ''}Ctrl-C stops)",
           flush=True)
+    serve_until_interrupted(server)
+    return 0
+
+
+def serve_until_interrupted(server: Any, *then: Callable[[], None]) -> None:
+    """Serve until Ctrl-C, then close the server and run `then` (what else the command must stop), in order."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-    return 0
+        for close in then:
+            close()

@@ -108,15 +108,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  try: aws --endpoint-url {url} stepfunctions list-state-machines")
     print("  (start-sync-execution and test-state need AWS_DISABLE_HOST_PREFIX_INJECTION=true: no sync- host here)",
           flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        api.close()
-        if cloud_state is not None:
-            cloud_state.close()
+    from harness.web import serve_until_interrupted
+
+    serve_until_interrupted(server, api.close, *([cloud_state.close] if cloud_state is not None else []))
     return 0
 
 
